@@ -1,0 +1,9 @@
+from django.urls import path
+
+from calls.api import CallDetailApi, CallListApi
+
+app_name = "calls"
+urlpatterns = [
+    path("calls/", CallListApi.as_view(), name="api-list"),
+    path("calls/<int:pk>/", CallDetailApi.as_view(), name="api-detail"),
+]

@@ -1,0 +1,85 @@
+"""API authentication by per-company tokens: `Authorization: Bearer <token>` (or `Token <token>`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+from rest_framework import authentication, exceptions, permissions
+
+from companies.models import ApiToken, Company
+from companies.tenancy import company_for
+
+LAST_USED_RESOLUTION_SECONDS = 300  # write last_used_at at most every 5 minutes, not on every request
+
+
+@dataclass(eq=False)
+class TokenPrincipal:
+    """The request's user when it came with an API token: acts for the token's company, never logs into pages."""
+
+    token: ApiToken
+    company: Company
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+    is_active: bool = True
+    is_staff: bool = False
+    is_superuser: bool = False
+    pk: None = None
+    id: None = None
+
+    @property
+    def username(self) -> str:
+        return f"token:{self.token.prefix}"
+
+    def has_perm(self, perm: str, obj: object = None) -> bool:
+        return False
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class ApiTokenAuthentication(authentication.BaseAuthentication):
+    keywords = ("bearer", "token")
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower().decode(errors="replace") not in self.keywords:
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Malformed Authorization header: use 'Bearer <token>'.")
+        try:
+            raw = header[1].decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise exceptions.AuthenticationFailed("Invalid token.") from exc
+        from companies.services import api_token_authenticate
+
+        token = api_token_authenticate(raw=raw)
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid, revoked or unknown API token.")
+        return TokenPrincipal(token=token, company=token.company), token
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'
+
+
+class HasCompany(permissions.BasePermission):
+    """Every API call acts for one company: a token's, or a logged-in member's (not an integrator-less superuser)."""
+
+    message = "Your account does not belong to an active company."
+
+    def has_permission(self, request, view) -> bool:
+        if isinstance(request.user, TokenPrincipal):
+            return True
+        try:
+            company_for(request)
+        except PermissionDenied:  # answered as this permission's 403 body
+            return False
+        return True
+
+
+def touch_last_used(token: ApiToken) -> None:
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now

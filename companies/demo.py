@@ -1,0 +1,53 @@
+"""Demo data for `make demo`: one company with operators and one login per role. Idempotent: safe to run again."""
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from companies.models import ApiToken, Company, Membership, Role
+from companies.services import api_token_create, api_token_revoke, company_create, member_create
+from operators.models import Operator
+
+DEMO_SLUG = "dialix-market"
+DEMO_PASSWORD = "dialix-demo-2026"  # noqa: S105 - printed on screen for the local demo only
+DEMO_OPERATORS = [
+    ("101", "Dilnoza Karimova"),
+    ("102", "Jasur Tursunov"),
+    ("103", "Malika Yusupova"),
+    ("104", "Sardor Rakhimov"),
+    ("105", "Anna Petrova"),
+]
+DEMO_PEOPLE = [("owner", Role.OWNER), ("supervisor", Role.SUPERVISOR), ("analyst", Role.ANALYST)]
+
+
+@dataclass(frozen=True)
+class DemoLogins:
+    company: Company
+    logins: list[tuple[str, str, str]]  # username, password, role
+    api_token: str
+
+
+@transaction.atomic
+def demo_seed() -> DemoLogins:
+    company = Company.objects.filter(slug=DEMO_SLUG).first() or company_create(
+        name="Dialix Market (demo)", slug=DEMO_SLUG, languages=["uz", "ru", "en"]
+    )
+    for extension, name in DEMO_OPERATORS:
+        Operator.objects.update_or_create(company=company, pbx_extension=extension, defaults={"name": name})
+    logins = []
+    users = get_user_model().objects
+    for username, role in DEMO_PEOPLE:
+        user = users.filter(username=username).first()
+        if user is None:
+            member_create(company=company, username=username, role=role, password=DEMO_PASSWORD)
+        else:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+            Membership.objects.update_or_create(user=user, defaults={"company": company, "role": role})
+        logins.append((username, DEMO_PASSWORD, role))
+    # Only a hash is stored, so each run revokes the previous demo token and prints a fresh one.
+    for old in ApiToken.objects.for_company(company).filter(name="Demo integration", revoked_at__isnull=True):
+        api_token_revoke(company=company, token_id=old.pk)
+    _, raw = api_token_create(company=company, name="Demo integration")
+    return DemoLogins(company=company, logins=logins, api_token=raw)

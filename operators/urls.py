@@ -1,0 +1,9 @@
+from django.urls import path
+
+from operators.api import OperatorDetailApi, OperatorListApi
+
+app_name = "operators"
+urlpatterns = [
+    path("operators/", OperatorListApi.as_view(), name="api-list"),
+    path("operators/<int:pk>/", OperatorDetailApi.as_view(), name="api-detail"),
+]

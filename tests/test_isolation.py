@@ -1,0 +1,119 @@
+"""Walks every URL of the URLconf as company A and proves company B's rows never show (see tests/isolation.py)."""
+
+from collections.abc import Callable
+
+import pytest
+from django.db import models
+from rest_framework.test import APIClient
+
+from calls.models import Call
+from calls.tests.factories import CallFactory
+from checklists.models import Checklist
+from checklists.tests.factories import ChecklistFactory
+from companies.models import ApiToken, Company, Membership, Role
+from companies.services import api_token_create, member_create
+from companies.tests.factories import CompanyFactory
+from operators.models import Operator
+from operators.tests.factories import OperatorFactory
+from tests.isolation import MARKER_A, MARKER_B, TenantData, expand, iter_routes, tenant_models
+
+# One builder per tenant-owned model: (company, marker) -> object whose rendered fields contain the marker.
+BUILDERS: dict[type[models.Model], Callable[[Company, str], models.Model]] = {
+    ApiToken: lambda c, m: api_token_create(company=c, name=f"{m} token")[0],
+    Operator: lambda c, m: OperatorFactory(company=c, name=f"{m} operator"),
+    Call: lambda c, m: CallFactory(company=c, pbx_call_id=f"{m}-call", operator__name=f"{m} agent"),
+    Checklist: lambda c, m: ChecklistFactory(company=c, name=f"{m} checklist"),
+    Membership: lambda c, m: member_create(company=c, username=f"{m}-analyst", role=Role.ANALYST),
+}
+
+# Pages that never show tenant rows and answer the same to everyone (checked for the marker all the same).
+ADMIN_CHANGE_SUFFIXES = ("/change/", "/delete/", "/history/")
+
+
+def _build(company: Company, marker: str) -> TenantData:
+    data = TenantData(company=company)
+    for model in tenant_models():
+        data.objects[model] = [BUILDERS[model](company, marker)]
+    return data
+
+
+@pytest.fixture
+def tenants(db):
+    alpha = _build(CompanyFactory(name=f"{MARKER_A} Company", slug="alpha"), MARKER_A)
+    bravo = _build(CompanyFactory(name=f"{MARKER_B} Company", slug="bravo"), MARKER_B)
+    return alpha, bravo
+
+
+def test_every_tenant_model_has_an_isolation_builder():
+    missing = [m.__name__ for m in tenant_models() if m not in BUILDERS]
+    assert not missing, f"add builders for {missing} to tests/test_isolation.py so the harness covers them"
+
+
+def _clients(alpha: TenantData) -> dict[str, object]:
+    from django.test import Client
+
+    clients: dict[str, object] = {}
+    for role in (Role.OWNER, Role.SUPERVISOR, Role.ANALYST):
+        member = member_create(company=alpha.company, username=f"iso-{role}", role=role, password="pw-123456")
+        client = Client()
+        client.force_login(member.user)
+        clients[role] = client
+    _, raw = api_token_create(company=alpha.company, name="iso")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    clients["token"] = api
+    return clients
+
+
+def test_company_a_never_sees_company_b_anywhere(tenants):
+    alpha, bravo = tenants
+    clients = _clients(alpha)
+    routes = list(iter_routes())
+    checked = 0
+    leaks: list[str] = []
+    changelists_seen_with_own_rows: set[str] = set()
+
+    for route in routes:
+        for path in expand(route, bravo):
+            who = ["token", Role.SUPERVISOR] if route.is_api else [Role.OWNER, Role.SUPERVISOR, Role.ANALYST]
+            for name in who:
+                response = clients[name].get(path)
+                checked += 1
+                body = response.content.decode(errors="replace")
+                if response.status_code == 200 and MARKER_B in body:
+                    leaks.append(f"{name} GET {path} -> 200 with company B's data")
+                if route.model_admin and path.endswith(ADMIN_CHANGE_SUFFIXES) and response.status_code == 200:
+                    leaks.append(f"{name} GET {path} -> 200 for company B's object")
+                if response.status_code >= 500:
+                    leaks.append(f"{name} GET {path} -> {response.status_code}")
+                if (
+                    route.model_admin
+                    and not route.params
+                    and response.status_code == 200
+                    and route.model_admin.model in alpha.objects
+                    and MARKER_A in body
+                ):
+                    changelists_seen_with_own_rows.add(route.model_admin.model.__name__)
+
+    assert not leaks, "tenant leaks:\n" + "\n".join(leaks)
+    # The walk really saw data: each tenant model's changelist showed company A's own row to someone.
+    expected = {m.__name__ for m in alpha.objects if any(r.model_admin and r.model_admin.model is m for r in routes)}
+    assert changelists_seen_with_own_rows == expected
+    assert checked > 100
+
+
+def test_superuser_sees_every_company_in_the_console(tenants, admin_client):
+    response = admin_client.get("/admin/operators/operator/")
+    body = response.content.decode()
+    assert MARKER_A in body and MARKER_B in body
+
+
+def test_api_detail_of_other_company_is_404_with_json_body(tenants):
+    alpha, bravo = tenants
+    clients = _clients(alpha)
+    for url in (f"/api/v1/operators/{bravo.ids(Operator)[0]}/", f"/api/v1/calls/{bravo.ids(Call)[0]}/"):
+        response = clients["token"].get(url)
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"
+    own = clients["token"].get(f"/api/v1/operators/{alpha.ids(Operator)[0]}/")
+    assert own.status_code == 200 and MARKER_A in own.json()["name"]
