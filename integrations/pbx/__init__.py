@@ -1,0 +1,22 @@
+"""PBX integrations: the ``PbxClient`` protocol, its value types and errors (vendor clients live in submodules)."""
+
+from integrations.pbx.base import Direction, PbxCall, PbxClient, PbxOperator
+from integrations.pbx.errors import (
+    PbxAuthError,
+    PbxBadResponse,
+    PbxUnavailable,
+    RecordingMissing,
+    RecordingTooLarge,
+)
+
+__all__ = [
+    "Direction",
+    "PbxAuthError",
+    "PbxBadResponse",
+    "PbxCall",
+    "PbxClient",
+    "PbxOperator",
+    "PbxUnavailable",
+    "RecordingMissing",
+    "RecordingTooLarge",
+]
