@@ -56,3 +56,23 @@ def token_client(company) -> APIClient:
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     client.token = token
     return client
+
+
+@pytest.fixture
+def pbx_fake():
+    """A fake OnlinePBX: a real HTTP server on 127.0.0.1 speaking the vendor's wire format."""
+    from integrations.pbx.fake import FakeOnlinePbx
+
+    with FakeOnlinePbx(domain="pbx-alpha.onpbx.ru", auth_key="alpha-auth-key") as fake:
+        yield fake
+
+
+@pytest.fixture
+def pbx_account(company, pbx_fake):
+    from integrations.models import PbxAccount
+    from integrations.services import pbx_account_save
+
+    account = PbxAccount(
+        company=company, domain=pbx_fake.domain, api_key="alpha-auth-key", api_base_url=pbx_fake.base_url
+    )
+    return pbx_account_save(account=account)

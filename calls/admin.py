@@ -1,15 +1,148 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
-from calls.models import Call
+from calls.models import Call, CallStatus, Direction
+from calls.services.upload import call_upload
 from companies.admin import CompanyScopedAdmin
+from companies.tenancy import company_for
+from dialix.errors import DialixError
+from operators.models import Operator
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    widget = MultipleFileInput
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data]
+        return [single(data, initial)]
+
+
+class CallUploadForm(forms.Form):
+    audio = MultipleFileField(help_text="One or many recordings (mp3, wav, ogg…). Each becomes a call.")
+    direction = forms.ChoiceField(choices=Direction.choices)
+    operator = forms.ModelChoiceField(queryset=Operator.objects.none(), required=False)
+    started_at = forms.DateTimeField(initial=timezone.now, help_text="When the call(s) took place.")
+    customer_phone = forms.CharField(required=False, max_length=64)
+
+    def __init__(self, *args, operators, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["operator"].queryset = operators
 
 
 @admin.register(Call)
 class CallAdmin(CompanyScopedAdmin):
-    list_display = ["started_at", "operator", "direction", "customer_phone", "duration_seconds", "status"]
+    list_display = ["started_at", "operator", "direction", "customer_phone", "duration_seconds", "status_badge"]
     list_select_related = ["operator", "company"]
-    list_filter = ["status", "direction"]
+    list_filter = ["status", "direction", "source", "failure_code"]
     search_fields = ["pbx_call_id", "customer_phone", "operator__name"]
     date_hierarchy = "started_at"
     show_full_result_count = False
-    readonly_fields = ["pbx_call_id", "started_at", "duration_seconds", "status"]
+    change_list_template = "admin/calls/call/change_list.html"
+    readonly_fields = [
+        "pbx_call_id",
+        "source",
+        "started_at",
+        "ended_at",
+        "duration_seconds",
+        "talk_seconds",
+        "hangup_cause",
+        "customer_phone",
+        "customer_phone_raw",
+        "status",
+        "failure_code",
+        "failure_reason",
+        "attempts",
+        "recording_info",
+    ]
+    fieldsets = [
+        (None, {"fields": ["pbx_call_id", "source", "operator", "direction", "customer_phone", "customer_phone_raw"]}),
+        ("Timing", {"fields": ["started_at", "ended_at", "duration_seconds", "talk_seconds", "hangup_cause"]}),
+        ("Pipeline", {"fields": ["status", "failure_code", "failure_reason", "attempts", "recording_info"]}),
+    ]
+    actions = ["refetch_recording"]
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser and obj is None:
+            return [(None, {"fields": ["company"]}), *fieldsets]
+        return fieldsets
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: Call) -> str:
+        if obj.status == CallStatus.FAILED:
+            return format_html('<b style="color:#b00" title="{}">Failed: {}</b>', obj.failure_reason, obj.failure_code)
+        return obj.get_status_display()
+
+    @admin.display(description="Recording")
+    def recording_info(self, obj: Call) -> str:
+        if not obj.recording:
+            return "—"
+        return (
+            f"{obj.recording_codec}, {obj.recording_channels} ch, {obj.recording_sample_rate} Hz, "
+            f"{obj.recording_duration_seconds:.1f} s, {obj.recording_bytes} bytes, sha256 {obj.recording_sha256[:12]}…"
+        )
+
+    @admin.action(description="Fetch the recording again (failed calls)")
+    def refetch_recording(self, request: HttpRequest, queryset) -> None:
+        from calls.services.pipeline import calls_retry_recording
+
+        count = calls_retry_recording(calls=queryset)
+        self.message_user(request, f"{count} call(s) queued to fetch their recording again.")
+
+    def get_urls(self):
+        return [
+            path("upload/", self.admin_site.admin_view(self.upload_view), name="calls_call_upload"),
+            *super().get_urls(),
+        ]
+
+    def upload_view(self, request: HttpRequest):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        company = self._upload_company(request)
+        operators = Operator.objects.for_company(company) if company else Operator.objects.none()
+        form = CallUploadForm(request.POST or None, request.FILES or None, operators=operators)
+        if request.method == "POST" and form.is_valid() and company is not None:
+            created = existing = 0
+            for upload in form.cleaned_data["audio"]:
+                try:
+                    result = call_upload(
+                        company=company,
+                        audio=upload,
+                        filename=upload.name,
+                        direction=form.cleaned_data["direction"],
+                        started_at=form.cleaned_data["started_at"],
+                        operator=form.cleaned_data["operator"],
+                        customer_phone=form.cleaned_data["customer_phone"],
+                    )
+                except DialixError as exc:
+                    self.message_user(request, f"{upload.name}: {exc.message}", messages.ERROR)
+                    continue
+                created += result.created
+                existing += not result.created
+            self.message_user(request, f"{created} call(s) created, {existing} already known (not duplicated).")
+            return HttpResponseRedirect(reverse("admin:calls_call_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Upload call recordings",
+            "form": form,
+            "opts": self.model._meta,
+            "no_company": company is None,
+        }
+        return TemplateResponse(request, "admin/calls/call/upload.html", context)
+
+    def _upload_company(self, request: HttpRequest):
+        if request.user.is_superuser:
+            return None  # staff upload on behalf of a company by logging in as its member
+        return company_for(request)

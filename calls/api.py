@@ -1,10 +1,24 @@
-from django.db.models import QuerySet
-from rest_framework import serializers
-from rest_framework.generics import ListAPIView, RetrieveAPIView
+import json
 
-from calls.models import Call
+from django.db import transaction
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import permissions, serializers, status
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from calls.models import Call, Direction
 from calls.selectors import call_list
-from companies.tenancy import CompanyMixin
+from calls.services.upload import call_upload
+from companies.api_auth import TokenPrincipal
+from companies.models import Role
+from companies.tenancy import CompanyMixin, membership_for_user
+from dialix.api_errors import error_body
+from integrations.services import pbx_account_for_push_secret
+from operators.selectors import operator_list
 
 
 class CallOutputSerializer(serializers.ModelSerializer):
@@ -15,21 +29,98 @@ class CallOutputSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "pbx_call_id",
+            "source",
             "started_at",
             "direction",
             "customer_phone",
             "duration_seconds",
+            "talk_seconds",
             "status",
+            "failure_code",
+            "failure_reason",
             "operator",
         ]
 
 
+class CanWrite(permissions.BasePermission):
+    """Tokens, owners and supervisors may write; analysts are read-only."""
+
+    message = "Your role is read-only."
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in permissions.SAFE_METHODS or isinstance(request.user, TokenPrincipal):
+            return True
+        membership = membership_for_user(request.user)
+        return membership is not None and membership.role in (Role.OWNER, Role.SUPERVISOR)
+
+
+class CallUploadInputSerializer(serializers.Serializer):
+    audio = serializers.FileField()
+    external_id = serializers.CharField(required=False, allow_blank=True, max_length=128, default="")
+    direction = serializers.ChoiceField(choices=Direction.choices)
+    started_at = serializers.DateTimeField()
+    customer_phone = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+    operator_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    operator_extension = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+
+
 class CallListApi(CompanyMixin, ListAPIView):
+    """GET: the company's calls, newest first. POST: upload one call (multipart: `audio` + metadata fields, or
+    `audio` + a `metadata` part holding the same fields as JSON); answers 202 with the call's id."""
+
     serializer_class = CallOutputSerializer
-    filterset_fields = ["status", "direction", "operator"]
+    filterset_fields = ["status", "direction", "operator", "source"]
+    parser_classes = [MultiPartParser, FormParser]
+    permission_classes = [*ListAPIView.permission_classes, CanWrite]
 
     def get_queryset(self) -> QuerySet[Call]:
         return call_list(company=self.company)
+
+    @extend_schema(
+        request={"multipart/form-data": CallUploadInputSerializer},
+        responses={202: CallOutputSerializer, 400: OpenApiResponse(description="error body with field details")},
+    )
+    def post(self, request: Request) -> Response:
+        data = {key: request.data.get(key) for key in request.data if key != "metadata"}
+        if "metadata" in request.data:
+            try:
+                metadata = json.loads(request.data["metadata"])
+            except (TypeError, ValueError):
+                return Response(error_body("invalid", "Invalid input.", {"metadata": ["Not valid JSON."]}), status=400)
+            if not isinstance(metadata, dict):
+                return Response(error_body("invalid", "Invalid input.", {"metadata": ["Must be a JSON object."]}), 400)
+            data = {**metadata, **data}
+        data["audio"] = request.FILES.get("audio")
+        serializer = CallUploadInputSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        values = serializer.validated_data
+        operator = self._operator(values)
+        result = call_upload(
+            company=self.company,
+            audio=values["audio"],
+            filename=values["audio"].name,
+            direction=values["direction"],
+            started_at=values["started_at"],
+            external_id=values["external_id"],
+            operator=operator,
+            customer_phone=values["customer_phone"],
+        )
+        body = CallOutputSerializer(call_list(company=self.company).get(pk=result.call.pk)).data
+        return Response({**body, "created": result.created}, status=status.HTTP_202_ACCEPTED)
+
+    def _operator(self, values: dict):
+        operators = operator_list(company=self.company)
+        if values["operator_id"] is not None:
+            operator = operators.filter(pk=values["operator_id"]).first()
+            if operator is None:
+                raise serializers.ValidationError({"operator_id": ["No such operator."]})
+            return operator
+        if values["operator_extension"]:
+            operator = operators.filter(pbx_extension=values["operator_extension"]).first()
+            if operator is None:
+                raise serializers.ValidationError({"operator_extension": ["No operator has this extension."]})
+            return operator
+        return None
 
 
 class CallDetailApi(CompanyMixin, RetrieveAPIView):
@@ -37,3 +128,40 @@ class CallDetailApi(CompanyMixin, RetrieveAPIView):
 
     def get_queryset(self) -> QuerySet[Call]:
         return call_list(company=self.company)
+
+
+class PbxPushInputSerializer(serializers.Serializer):
+    uuid = serializers.CharField(max_length=128)
+    event = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+
+
+# OnlinePBX names the end of a call differently across versions; anything else (ringing, answer) is acknowledged only.
+CALL_END_EVENTS = {"", "call_end", "call_finished", "hangup", "end"}
+
+
+class PbxWebhookApi(APIView):
+    """The PBX's 'call finished' push. Authenticated by the secret in the URL (one per company, rotated in the
+    console); schedules a fetch of that call from the PBX and answers 202."""
+
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    @extend_schema(request=PbxPushInputSerializer, responses={202: None, 400: None, 404: None})
+    def post(self, request: Request, secret: str) -> Response:
+        account = pbx_account_for_push_secret(raw=secret)
+        if account is None:
+            return Response(error_body("not_found", "Not found."), status=404)
+        data = request.data if isinstance(request.data, dict) else {}
+        payload = {"uuid": data.get("uuid") or data.get("call_uuid"), "event": data.get("event", "")}
+        serializer = PbxPushInputSerializer(data=payload)
+        serializer.is_valid(raise_exception=True)
+        event = serializer.validated_data["event"].lower()
+        if event not in CALL_END_EVENTS:
+            return Response({"queued": False, "reason": f"event {event!r} is not a call end"}, status=202)
+        from calls.tasks import pbx_fetch_call_task
+
+        call_uuid = serializer.validated_data["uuid"]
+        company_id = account.company_id
+        transaction.on_commit(lambda: pbx_fetch_call_task.delay(company_id, call_uuid))
+        return Response({"queued": True, "uuid": call_uuid}, status=202)

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from calls.api import CallDetailApi, CallListApi
+from calls.api import CallDetailApi, CallListApi, PbxWebhookApi
 
 app_name = "calls"
 urlpatterns = [
     path("calls/", CallListApi.as_view(), name="api-list"),
     path("calls/<int:pk>/", CallDetailApi.as_view(), name="api-detail"),
+    path("pbx/webhook/<str:secret>/", PbxWebhookApi.as_view(), name="pbx-webhook"),
 ]

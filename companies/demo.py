@@ -28,8 +28,12 @@ class DemoLogins:
     api_token: str
 
 
+DEMO_PBX_DOMAIN = "pbx-demo.onpbx.ru"
+DEMO_PBX_AUTH_KEY = "demo-auth-key"  # the fake PBX's key; not a real credential
+
+
 @transaction.atomic
-def demo_seed() -> DemoLogins:
+def demo_seed(*, pbx_base_url: str | None = None) -> DemoLogins:
     company = Company.objects.filter(slug=DEMO_SLUG).first() or company_create(
         name="Dialix Market (demo)", slug=DEMO_SLUG, languages=["uz", "ru", "en"]
     )
@@ -46,8 +50,21 @@ def demo_seed() -> DemoLogins:
             user.save(update_fields=["password"])
             Membership.objects.update_or_create(user=user, defaults={"company": company, "role": role})
         logins.append((username, DEMO_PASSWORD, role))
+    if pbx_base_url:
+        _demo_pbx_account(company, pbx_base_url)
     # Only a hash is stored, so each run revokes the previous demo token and prints a fresh one.
     for old in ApiToken.objects.for_company(company).filter(name="Demo integration", revoked_at__isnull=True):
         api_token_revoke(company=company, token_id=old.pk)
     _, raw = api_token_create(company=company, name="Demo integration")
     return DemoLogins(company=company, logins=logins, api_token=raw)
+
+
+def _demo_pbx_account(company: Company, base_url: str) -> None:
+    from integrations.models import PbxAccount
+    from integrations.services import pbx_account_save
+
+    account = PbxAccount.objects.for_company(company).first() or PbxAccount(company=company)
+    account.domain, account.api_key, account.api_base_url = DEMO_PBX_DOMAIN, DEMO_PBX_AUTH_KEY, base_url
+    account.sync_interval_minutes = 1  # the demo should show new calls arriving within a minute
+    account.backfill_days = 3
+    pbx_account_save(account=account)

@@ -1,0 +1,111 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from companies.tenancy import CompanyOwned
+from integrations.fields import EncryptedTextField
+
+
+def default_sync_interval() -> int:
+    return settings.DIALIX_PBX_SYNC_INTERVAL_MINUTES
+
+
+class PbxProvider(models.TextChoices):
+    ONLINEPBX = "onlinepbx", "OnlinePBX"
+
+
+class OperatorChannel(models.TextChoices):
+    LEFT = "left", "Left"
+    RIGHT = "right", "Right"
+
+
+class PbxAccount(CompanyOwned):
+    """A company's PBX connection: credentials (encrypted), schedule, sync cursor and the last outcome."""
+
+    provider = models.CharField(max_length=20, choices=PbxProvider.choices, default=PbxProvider.ONLINEPBX)
+    domain = models.CharField(max_length=200, help_text="The PBX domain, e.g. pbx12345.onpbx.ru")
+    api_key = EncryptedTextField(help_text="The API key from the PBX panel (Integration → API). Stored encrypted.")
+    api_base_url = models.URLField(
+        blank=True, default="", help_text="Leave empty for the vendor's API host (DIALIX_ONLINEPBX_BASE_URL)."
+    )
+    is_enabled = models.BooleanField(default=True, help_text="Sync on schedule.")
+    sync_interval_minutes = models.PositiveIntegerField(
+        default=default_sync_interval, validators=[MinValueValidator(1), MaxValueValidator(24 * 60)]
+    )
+    backfill_days = models.PositiveIntegerField(
+        default=7, validators=[MaxValueValidator(90)], help_text="How far back the first sync reads."
+    )
+    overlap_minutes = models.PositiveIntegerField(
+        default=60,
+        validators=[MaxValueValidator(24 * 60)],
+        help_text="Each sync re-reads this much before its cursor: the PBX lists a call only after it ends.",
+    )
+    fetch_recordings = models.BooleanField(
+        default=True, help_text="Download recordings of answered calls. Off imports the call history only."
+    )
+    operator_channel = models.CharField(
+        max_length=5,
+        choices=OperatorChannel.choices,
+        default=OperatorChannel.LEFT,
+        help_text="Which channel of a stereo recording is the operator.",
+    )
+    push_secret_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    # Machine-filled state
+    session_key_id = EncryptedTextField(blank=True, default="", editable=False)
+    session_key = EncryptedTextField(blank=True, default="", editable=False)
+    sync_cursor = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Calls that started before this have been read."
+    )
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, default="", editable=False)
+    last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "PBX account"
+        constraints = [models.UniqueConstraint(fields=["company"], name="integrations_pbxaccount_one_per_company")]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()} {self.domain}"
+
+    @property
+    def periodic_task_name(self) -> str:
+        return f"pbx-sync-{self.company_id}"
+
+
+class SyncKind(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    MANUAL = "manual", "Manual"
+    PUSH = "push", "Push"
+
+
+class SyncStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped (another sync was running)"
+
+
+class SyncRun(CompanyOwned):
+    """One read of a company's PBX, so a supervisor sees that it is being read, and when and why it failed."""
+
+    account = models.ForeignKey(PbxAccount, on_delete=models.CASCADE, related_name="runs")
+    kind = models.CharField(max_length=10, choices=SyncKind.choices)
+    status = models.CharField(max_length=10, choices=SyncStatus.choices, default=SyncStatus.RUNNING)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    window_from = models.DateTimeField(null=True, blank=True)
+    window_to = models.DateTimeField(null=True, blank=True)
+    fetched = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0, help_text="Calls read again that had not changed.")
+    operators_created = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["company", "-started_at"], name="integrations_syncrun_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} sync {self.started_at:%Y-%m-%d %H:%M} ({self.get_status_display()})"

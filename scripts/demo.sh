@@ -1,14 +1,32 @@
 #!/usr/bin/env bash
 # `make demo`: the product on the embedded default (SQLite under var/, local files, offline engines), with demo data.
+# Besides the web server it starts, in the background, a fake OnlinePBX (the demo company's PBX, serving the committed
+# synthetic calls) and one Celery worker with the scheduler embedded, on kombu's filesystem broker (no server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${1:-8000}
+PBX_PORT=${2:-8765}
 export DJANGO_DEBUG=1
 export DJANGO_SETTINGS_MODULE=dialix.settings.base
+export CELERY_BROKER_URL=filesystem://
 PY=.venv/bin/python
-mkdir -p var
+VAR=${DIALIX_VAR_DIR:-var}
+mkdir -p "$VAR"
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
+
 $PY manage.py migrate --noinput
-$PY manage.py demo_seed
+$PY -m integrations.pbx.fake --port "$PBX_PORT" --calls 36 --days 2 --audio-dir fixtures/calls --new-every 90 \
+  >"$VAR/fake-pbx.log" 2>&1 &
+pids+=($!)
+$PY manage.py demo_seed --pbx-url "http://127.0.0.1:${PBX_PORT}"
+$PY manage.py pbx_sync --company dialix-market --queue  # the first read now; then every minute on schedule
+.venv/bin/celery -A dialix worker -B --pool=solo --concurrency=1 -l warning \
+  --schedule "$VAR/celerybeat-schedule" >"$VAR/worker.log" 2>&1 &
+pids+=($!)
 echo
 echo "Dialix demo on http://127.0.0.1:${PORT}/  (console: /admin/, dashboard: /dashboard/, API docs: /api/docs/)"
-exec $PY manage.py runserver "127.0.0.1:${PORT}"
+echo "Fake PBX on http://127.0.0.1:${PBX_PORT} (log: $VAR/fake-pbx.log); worker + scheduler log: $VAR/worker.log"
+$PY manage.py runserver --noreload "127.0.0.1:${PORT}"

@@ -97,6 +97,8 @@ def _candidates(route: Route, param: str, other: TenantData) -> list[str]:
         return [str(ContentType.objects.get_for_model(m).pk) for m in other.objects]
     if param == "url":  # the admin's catch-all that redirects unknown admin URLs
         return ["no-such-page/"]
+    if param == "secret":  # the PBX webhook: POST only, authenticated by the secret itself
+        return ["pbxhook_not-a-real-secret"]
     if param == "format":
         return [".json"]
     raise AssertionError(

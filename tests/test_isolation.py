@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 import pytest
 from django.db import models
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from calls.models import Call
@@ -13,6 +14,7 @@ from checklists.tests.factories import ChecklistFactory
 from companies.models import ApiToken, Company, Membership, Role
 from companies.services import api_token_create, member_create
 from companies.tests.factories import CompanyFactory
+from integrations.models import PbxAccount, SyncKind, SyncRun, SyncStatus
 from operators.models import Operator
 from operators.tests.factories import OperatorFactory
 from tests.isolation import MARKER_A, MARKER_B, TenantData, expand, iter_routes, tenant_models
@@ -23,6 +25,15 @@ BUILDERS: dict[type[models.Model], Callable[[Company, str], models.Model]] = {
     Operator: lambda c, m: OperatorFactory(company=c, name=f"{m} operator"),
     Call: lambda c, m: CallFactory(company=c, pbx_call_id=f"{m}-call", operator__name=f"{m} agent"),
     Checklist: lambda c, m: ChecklistFactory(company=c, name=f"{m} checklist"),
+    PbxAccount: lambda c, m: PbxAccount.objects.create(company=c, domain=f"{m}.onpbx.ru", api_key=f"{m}-key"),
+    SyncRun: lambda c, m: SyncRun.objects.create(
+        company=c,
+        account=PbxAccount.objects.get(company=c),
+        kind=SyncKind.SCHEDULED,
+        status=SyncStatus.FAILED,
+        started_at=timezone.now(),
+        error=f"PbxUnavailable: {m} timed out",
+    ),
     Membership: lambda c, m: member_create(company=c, username=f"{m}-analyst", role=Role.ANALYST),
 }
 

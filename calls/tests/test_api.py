@@ -1,6 +1,14 @@
-import pytest
+import json
+from pathlib import Path
 
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from calls.models import Call, CallStatus
 from calls.tests.factories import CallFactory
+from companies.models import Role
+from integrations.services import pbx_push_secret_rotate
+from operators.tests.factories import OperatorFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -12,3 +20,100 @@ def test_call_list_newest_first_with_operator_and_flat_query_count(token_client,
     results = response.json()["results"]
     assert [r["id"] for r in results] == [c.id for c in sorted(calls, key=lambda c: c.started_at, reverse=True)]
     assert results[0]["operator"] is not None
+
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+GOOD = FIXTURES / "calls" / "en-01-sale.stereo8k.mp3"
+BROKEN = FIXTURES / "audio-edge" / "not-audio.mp3"
+
+
+def _upload(client, path=GOOD, **fields):
+    data = {"direction": "inbound", "started_at": "2026-11-20T10:00:00+05:00", **fields}
+    with open(path, "rb") as fh:
+        data["audio"] = SimpleUploadedFile(path.name, fh.read(), content_type="audio/mpeg")
+    return client.post("/api/v1/calls/", data, format="multipart")
+
+
+def test_upload_creates_call_with_recording_and_answers_202(token_client, company):
+    response = _upload(token_client, external_id="crm-42", customer_phone="90 123 45 67")
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["created"] is True and body["status"] == CallStatus.RECORDING_STORED
+    call = Call.objects.for_company(company).get(pk=body["id"])
+    assert call.pbx_call_id == "crm-42" and call.customer_phone == "+998901234567"
+    assert call.recording.name.startswith(f"recordings/{company.pk}/") and call.recording_channels == 2
+
+
+def test_upload_same_file_twice_is_one_call(token_client, company):
+    first = _upload(token_client).json()
+    second = _upload(token_client).json()
+    assert first["id"] == second["id"] and second["created"] is False
+    assert Call.objects.for_company(company).count() == 1
+
+
+def test_upload_metadata_as_json_part(token_client, company):
+    with open(GOOD, "rb") as fh:
+        audio = SimpleUploadedFile(GOOD.name, fh.read(), content_type="audio/mpeg")
+    metadata = json.dumps({"direction": "outbound", "started_at": "2026-11-20T10:00:00Z", "external_id": "m-1"})
+    response = token_client.post("/api/v1/calls/", {"audio": audio, "metadata": metadata}, format="multipart")
+    assert response.status_code == 202, response.content
+    assert Call.objects.for_company(company).get(pbx_call_id="m-1").direction == "outbound"
+
+
+@pytest.mark.parametrize(
+    ("fields", "path", "bad_field"),
+    [
+        ({"direction": "sideways"}, GOOD, "direction"),
+        ({"started_at": "yesterday"}, GOOD, "started_at"),
+        ({"operator_id": 999999}, GOOD, "operator_id"),
+        ({"operator_extension": "no-such"}, GOOD, "operator_extension"),
+        ({}, BROKEN, "audio"),
+        ({"metadata": "{not json"}, GOOD, "metadata"),
+    ],
+)
+def test_upload_bad_payload_is_400_with_field_error(token_client, company, fields, path, bad_field):
+    response = _upload(token_client, path=path, **fields)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid" and bad_field in error["details"]
+    assert not Call.objects.for_company(company).exists()
+
+
+def test_upload_without_audio_is_400(token_client):
+    response = token_client.post("/api/v1/calls/", {"direction": "inbound", "started_at": "2026-11-20T10:00:00Z"})
+    assert response.status_code == 400 and "audio" in response.json()["error"]["details"]
+
+
+def test_upload_with_other_companys_operator_is_rejected(token_client, other_company):
+    theirs = OperatorFactory(company=other_company)
+    response = _upload(token_client, operator_id=theirs.pk)
+    assert response.status_code == 400 and "operator_id" in response.json()["error"]["details"]
+
+
+def test_analyst_session_cannot_upload(client, company, make_member):
+    client.force_login(make_member(company, Role.ANALYST).user)
+    assert _upload(client).status_code == 403
+
+
+def test_push_schedules_fetch_of_that_call(
+    api_client, pbx_fake, pbx_account, company, django_capture_on_commit_callbacks
+):
+    secret = pbx_push_secret_rotate(account=pbx_account)
+    record = pbx_fake.add_call(direction="inbound", operator_ext="102", talk_seconds=40)
+    pbx_fake.recordings[record["uuid"]] = GOOD.read_bytes()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post(f"/api/v1/pbx/webhook/{secret}/", {"uuid": record["uuid"], "event": "call_end"})
+    assert response.status_code == 202 and response.json()["queued"] is True
+    # Tasks run in process in these tests: the pushed call is now stored with its recording, once.
+    call = Call.objects.for_company(company).get(pbx_call_id=record["uuid"])
+    assert call.status == CallStatus.RECORDING_STORED and call.source == "push"
+    with django_capture_on_commit_callbacks(execute=True):
+        api_client.post(f"/api/v1/pbx/webhook/{secret}/", {"uuid": record["uuid"]}, format="json")
+    assert Call.objects.for_company(company).filter(pbx_call_id=record["uuid"]).count() == 1
+
+
+def test_push_with_unknown_secret_is_404_and_bad_body_is_400(api_client, pbx_account):
+    assert api_client.post("/api/v1/pbx/webhook/pbxhook_wrong/", {"uuid": "x"}).status_code == 404
+    secret = pbx_push_secret_rotate(account=pbx_account)
+    response = api_client.post(f"/api/v1/pbx/webhook/{secret}/", {"event": "call_end"})
+    assert response.status_code == 400 and "uuid" in response.json()["error"]["details"]

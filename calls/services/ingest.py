@@ -1,0 +1,166 @@
+"""Upserts of calls and operators in bulk: a re-read of the same PBX window writes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+from django.utils import timezone
+
+from calls.models import Call, CallSource, CallStatus
+from calls.phones import normalise_phone
+from companies.models import Company
+from integrations.pbx.base import PbxCall, PbxOperator
+from operators.models import Operator
+
+# Failures a later re-read of the call may cure: the PBX may publish the recording after the call is listed.
+RETRY_ON_REREAD = frozenset({"recording_missing"})
+PBX_FIELDS = [
+    "operator_id",
+    "direction",
+    "customer_phone",
+    "customer_phone_raw",
+    "started_at",
+    "ended_at",
+    "duration_seconds",
+    "talk_seconds",
+    "hangup_cause",
+]
+BULK_BATCH = 2000
+
+
+@dataclass
+class UpsertResult:
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    operators_created: int = 0
+    fetch_recording_ids: list[int] = field(default_factory=list)
+
+
+def operators_upsert_from_pbx(*, company: Company, operators: list[PbxOperator]) -> tuple[int, int]:
+    """Creates and updates operators by extension (name and active flag follow the PBX). Returns (created, updated)."""
+    existing = {
+        op.pbx_extension: op
+        for op in Operator.objects.for_company(company).filter(pbx_extension__in=[o.pbx_user_id for o in operators])
+    }
+    new, changed = [], []
+    for pbx_op in operators:
+        op = existing.get(pbx_op.pbx_user_id)
+        if op is None:
+            new.append(
+                Operator(
+                    company=company,
+                    pbx_extension=pbx_op.pbx_user_id,
+                    name=pbx_op.name or pbx_op.pbx_user_id,
+                    is_active=pbx_op.is_active,
+                )
+            )
+        elif (op.name, op.is_active) != (pbx_op.name or op.name, pbx_op.is_active):
+            op.name, op.is_active = pbx_op.name or op.name, pbx_op.is_active
+            op.updated_at = timezone.now()  # bulk_update does not run auto_now
+            changed.append(op)
+    Operator.objects.bulk_create(new, ignore_conflicts=True)
+    if changed:
+        Operator.objects.bulk_update(changed, ["name", "is_active", "updated_at"])
+    return len(new), len(changed)
+
+
+def _operator_ids(company: Company, extensions: set[str]) -> tuple[dict[str, int], int]:
+    """Operator id per extension; an extension the PBX user list did not have gets a placeholder operator."""
+    if not extensions:
+        return {}, 0
+    found = dict(
+        Operator.objects.for_company(company).filter(pbx_extension__in=extensions).values_list("pbx_extension", "id")
+    )
+    missing = extensions - found.keys()
+    if missing:
+        Operator.objects.bulk_create(
+            [Operator(company=company, pbx_extension=ext, name=f"Extension {ext}") for ext in sorted(missing)],
+            ignore_conflicts=True,
+        )
+        found = dict(
+            Operator.objects.for_company(company)
+            .filter(pbx_extension__in=extensions)
+            .values_list("pbx_extension", "id")
+        )
+    return found, len(missing)
+
+
+def calls_upsert_from_pbx(*, company: Company, calls: list[PbxCall], source: str = CallSource.PBX) -> UpsertResult:
+    """Creates new calls and updates changed ones, by (company, pbx_call_id). Unchanged calls are not written.
+
+    A constant number of queries whatever len(calls) is (up to BULK_BATCH rows per statement). Run inside the
+    caller's transaction; returns the ids whose recording should be fetched once that transaction commits.
+    """
+    result = UpsertResult(fetched=len(calls))
+    if not calls:
+        return result
+    operator_ids, result.operators_created = _operator_ids(company, {c.operator_ext for c in calls if c.operator_ext})
+    existing = {
+        row.pbx_call_id: row
+        for row in Call.objects.for_company(company)
+        .filter(pbx_call_id__in=[c.pbx_call_id for c in calls])
+        .only("id", "status", "failure_code", "recording", *PBX_FIELDS)
+    }
+    phones: dict[str, str] = {}
+    now = timezone.now()
+    new: list[Call] = []
+    changed: list[Call] = []
+    update_fields = set(PBX_FIELDS)
+    for pbx_call in calls:
+        raw = pbx_call.customer_phone_raw
+        if raw not in phones:
+            phones[raw] = normalise_phone(raw)
+        values = {
+            "operator_id": operator_ids.get(pbx_call.operator_ext) if pbx_call.operator_ext else None,
+            "direction": pbx_call.direction,
+            "customer_phone": phones[raw],
+            "customer_phone_raw": raw,
+            "started_at": pbx_call.started_at,
+            "ended_at": pbx_call.ended_at,
+            "duration_seconds": pbx_call.duration_seconds,
+            "talk_seconds": pbx_call.talk_seconds,
+            "hangup_cause": pbx_call.hangup_cause,
+        }
+        call = existing.get(pbx_call.pbx_call_id)
+        if call is None:
+            status = CallStatus.NEW if pbx_call.talk_seconds > 0 else CallStatus.SKIPPED
+            new.append(Call(company=company, pbx_call_id=pbx_call.pbx_call_id, source=source, status=status, **values))
+            continue
+        dirty = [name for name, value in values.items() if getattr(call, name) != value]
+        if call.status == CallStatus.SKIPPED and pbx_call.talk_seconds > 0:
+            call.status = CallStatus.NEW  # answered after all (a late update of the record)
+            dirty.append("status")
+        elif call.status == CallStatus.FAILED and call.failure_code in RETRY_ON_REREAD and not call.recording:
+            call.status, call.failure_code, call.failure_reason, call.attempts = CallStatus.NEW, "", "", 0
+            dirty.append("status")
+            result.fetch_recording_ids.append(call.pk)
+        if not dirty:
+            result.unchanged += 1
+            continue
+        for name, value in values.items():
+            setattr(call, name, value)
+        call.updated_at = now  # bulk_update does not run auto_now
+        if "status" in dirty:
+            update_fields |= {"status", "failure_code", "failure_reason", "attempts"}
+            if call.pk not in result.fetch_recording_ids:
+                result.fetch_recording_ids.append(call.pk)
+        changed.append(call)
+
+    if new:
+        Call.objects.bulk_create(new, batch_size=BULK_BATCH, ignore_conflicts=True)
+        result.created = len(new)
+        wanted = [c.pbx_call_id for c in new if c.status == CallStatus.NEW]
+        if wanted:
+            result.fetch_recording_ids += list(
+                Call.objects.for_company(company)
+                .filter(pbx_call_id__in=wanted, status=CallStatus.NEW)
+                .filter(Q(recording="") | Q(recording__isnull=True))
+                .values_list("id", flat=True)
+            )
+    if changed:
+        Call.objects.bulk_update(changed, sorted(update_fields | {"updated_at"}), batch_size=BULK_BATCH)
+        result.updated = len(changed)
+    return result

@@ -1,0 +1,90 @@
+"""Calls that arrive as audio files: uploaded in the console or posted to the API."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from calls.models import Call, CallSource, CallStatus
+from calls.phones import normalise_phone
+from calls.services.recordings import RecordingRejected, call_store_recording, recording_check
+from companies.models import Company
+from dialix.errors import DialixError
+from operators.models import Operator
+
+logger = logging.getLogger(__name__)
+
+
+class UploadRejected(DialixError):
+    code, http_status = "invalid", 400
+    default_message = "Invalid input."
+
+
+class UploadConflict(DialixError):
+    code, http_status = "conflict", 409
+    default_message = "A call with this external id already has a different recording."
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    call: Call
+    created: bool
+
+
+def call_upload(
+    *,
+    company: Company,
+    audio: BinaryIO,
+    filename: str,
+    direction: str,
+    started_at: datetime,
+    external_id: str = "",
+    operator: Operator | None = None,
+    customer_phone: str = "",
+) -> UploadResult:
+    """Stores an uploaded call with its recording. Idempotent: the same external id, or without one the same audio,
+    gives the same call (metadata updated), never a second one."""
+    if operator is not None and operator.company_id != company.pk:
+        raise UploadRejected(details={"operator": ["Unknown operator."]})
+    try:
+        fields, sha = recording_check(audio, max_bytes=settings.DIALIX_UPLOAD_MAX_BYTES)
+    except RecordingRejected as exc:
+        raise UploadRejected(exc.reason, details={"audio": [exc.reason]}) from exc
+
+    pbx_call_id = external_id or f"upload-{sha[:40]}"
+    values = {
+        "operator_id": operator.pk if operator else None,
+        "direction": direction,
+        "customer_phone_raw": customer_phone,
+        "customer_phone": normalise_phone(customer_phone),
+        "started_at": started_at,
+        "duration_seconds": round(fields["recording_duration_seconds"]),
+        "talk_seconds": round(fields["recording_duration_seconds"]),
+    }
+    try:
+        with transaction.atomic():
+            call, created = Call.objects.for_company(company).get_or_create(
+                company=company,
+                pbx_call_id=pbx_call_id,
+                defaults={**values, "source": CallSource.UPLOAD, "status": CallStatus.NEW},
+            )
+    except IntegrityError:  # the same file uploaded twice at the same moment: the other request created it
+        call, created = Call.objects.for_company(company).get(pbx_call_id=pbx_call_id), False
+    if not created:
+        if call.recording_sha256 and call.recording_sha256 != sha:
+            raise UploadConflict(details={"external_id": [f"Call {pbx_call_id} already has another recording."]})
+        changed = [name for name, value in values.items() if getattr(call, name) != value]
+        if changed:
+            for name in changed:
+                setattr(call, name, values[name])
+            call.save(update_fields=[*changed, "updated_at"])
+    if not call.recording:
+        ext = filename.rsplit(".", 1)[-1].lower()[:5] if "." in filename else "audio"
+        call = call_store_recording(call=call, source=audio, filename=f"{pbx_call_id}.{ext}", fields=fields)
+    logger.info("call_uploaded", extra={"company_id": company.pk, "call_id": call.pk, "created": created})
+    return UploadResult(call=call, created=created)

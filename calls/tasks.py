@@ -1,0 +1,53 @@
+"""Thin Celery wrappers: a task imports its service, calls it and decides retries."""
+
+import logging
+
+from celery import shared_task
+
+from integrations.errors import RateLimited, TransientIntegrationError
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True)
+def pbx_sync_company_task(company_id: int, kind: str = "scheduled") -> None:
+    # Not retried: the next scheduled run is the retry, and it continues from the last committed window.
+    from calls.services.sync import pbx_sync_company
+
+    pbx_sync_company(company_id=company_id, kind=kind)
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=6)
+def pbx_fetch_call_task(self, company_id: int, pbx_call_id: str) -> None:
+    from calls.services.sync import pbx_fetch_call
+
+    try:
+        pbx_fetch_call(company_id=company_id, pbx_call_id=pbx_call_id)
+    except RateLimited as exc:
+        raise self.retry(exc=exc, countdown=exc.retry_after or 60) from exc
+    except TransientIntegrationError as exc:
+        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 900)) from exc
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=6)
+def call_fetch_recording_task(self, call_id: int) -> None:
+    from calls.models import CallStatus
+    from calls.services.pipeline import call_mark_failed
+    from calls.services.recordings import call_fetch_recording
+
+    try:
+        call_fetch_recording(call_id=call_id)
+    except TransientIntegrationError as exc:
+        if self.request.retries >= self.max_retries:
+            call_mark_failed(
+                call_id=call_id,
+                code="recording_unavailable",
+                reason=f"The PBX did not deliver the recording after {self.max_retries + 1} attempts: "
+                f"{type(exc).__name__}: {exc}",
+                from_status=CallStatus.NEW,
+            )
+            return
+        countdown = (
+            exc.retry_after if isinstance(exc, RateLimited) and exc.retry_after else 30 * 2**self.request.retries
+        )
+        raise self.retry(exc=exc, countdown=min(countdown, 900)) from exc

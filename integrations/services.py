@@ -1,0 +1,153 @@
+"""PBX accounts: the client built from an account, its schedule (django-celery-beat), its state and its push secret."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from companies.models import Company
+from integrations.errors import IntegrationError
+from integrations.models import PbxAccount
+from integrations.pbx.base import PbxClient
+
+logger = logging.getLogger(__name__)
+
+SYNC_TASK = "calls.tasks.pbx_sync_company_task"
+LEASE = timedelta(minutes=15)  # longer than any sync page; a crashed worker's lease simply runs out
+PUSH_SECRET_PREFIX = "pbxhook_"  # noqa: S105 - a public prefix, not a secret
+
+
+def pbx_client_for(account: PbxAccount) -> PbxClient:
+    """The vendor client for an account; a new session key pair is saved on the account as soon as it is issued."""
+    from integrations.pbx.onlinepbx import OnlinePbxClient  # imports requests: only when a client is needed
+
+    def remember(key_id: str, key: str) -> None:
+        PbxAccount.objects.filter(pk=account.pk).update(session_key_id=key_id, session_key=key)
+
+    key_pair = (account.session_key_id, account.session_key) if account.session_key else None
+    return OnlinePbxClient(
+        account.api_base_url or settings.DIALIX_ONLINEPBX_BASE_URL,
+        account.domain,
+        account.api_key,
+        key_pair=key_pair,
+        on_new_key_pair=remember,
+    )
+
+
+@transaction.atomic
+def pbx_account_save(*, account: PbxAccount) -> PbxAccount:
+    """Saves the account and creates, updates or disables its own periodic sync task."""
+    credentials_changed = False
+    if account.pk:
+        before = PbxAccount.objects.filter(pk=account.pk).only("domain", "api_key", "api_base_url").first()
+        credentials_changed = before is not None and (
+            (before.domain, before.api_key, before.api_base_url)
+            != (account.domain, account.api_key, account.api_base_url)
+        )
+    if credentials_changed:
+        account.session_key_id = account.session_key = ""  # a cached session belongs to the old credentials
+    account.full_clean()
+    account.save()
+    pbx_account_schedule(account=account)
+    return account
+
+
+def pbx_account_schedule(*, account: PbxAccount) -> PeriodicTask:
+    interval, _ = IntervalSchedule.objects.get_or_create(
+        every=account.sync_interval_minutes, period=IntervalSchedule.MINUTES
+    )
+    task, _ = PeriodicTask.objects.update_or_create(
+        name=account.periodic_task_name,
+        defaults={
+            "task": SYNC_TASK,
+            "interval": interval,
+            "args": json.dumps([account.company_id]),
+            "enabled": account.is_enabled and account.company.is_active,
+            "description": f"Reads the PBX of {account.company.name} ({account.domain})",
+        },
+    )
+    return task
+
+
+@transaction.atomic
+def pbx_account_delete(*, account: PbxAccount) -> None:
+    PeriodicTask.objects.filter(name=account.periodic_task_name).delete()
+    account.delete()
+
+
+def pbx_account_test_connection(*, account: PbxAccount) -> str:
+    """Talks to the PBX once; returns a one-line result for the supervisor (never raises for PBX errors)."""
+    try:
+        operators = pbx_client_for(account).list_operators()
+    except IntegrationError as exc:
+        pbx_account_record_error(account=account, exc=exc)
+        return f"{account.domain}: connection failed — {error_text(exc)}"
+    pbx_account_record_success(account=account)
+    return f"{account.domain}: connected, {len(operators)} PBX users visible."
+
+
+def error_text(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def pbx_account_record_error(*, account: PbxAccount, exc: Exception) -> None:
+    PbxAccount.objects.filter(pk=account.pk).update(last_error=error_text(exc)[:2000], last_error_at=timezone.now())
+    logger.warning(
+        "pbx_error", extra={"company_id": account.company_id, "pbx_domain": account.domain, "reason": error_text(exc)}
+    )
+
+
+def pbx_account_record_success(*, account: PbxAccount) -> None:
+    PbxAccount.objects.filter(pk=account.pk).update(last_success_at=timezone.now(), last_error="")
+
+
+def pbx_lease_acquire(*, account_id: int) -> bool:
+    """One conditional UPDATE: True means this worker may sync; False means another one holds the lease."""
+    now = timezone.now()
+    return bool(
+        PbxAccount.objects.filter(pk=account_id)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_until=now + LEASE)
+    )
+
+
+def pbx_lease_renew(*, account_id: int) -> None:
+    PbxAccount.objects.filter(pk=account_id).update(lease_until=timezone.now() + LEASE)
+
+
+def pbx_lease_release(*, account_id: int) -> None:
+    PbxAccount.objects.filter(pk=account_id).update(lease_until=None)
+
+
+def _hash_secret(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def pbx_push_secret_rotate(*, account: PbxAccount) -> str:
+    """A new secret for the PBX webhook URL; only its hash is kept, so show the returned value once."""
+    raw = PUSH_SECRET_PREFIX + secrets.token_urlsafe(24)
+    PbxAccount.objects.filter(pk=account.pk).update(push_secret_hash=_hash_secret(raw))
+    return raw
+
+
+def pbx_account_for_push_secret(*, raw: str) -> PbxAccount | None:
+    if not raw.startswith(PUSH_SECRET_PREFIX) or len(raw) > 200:
+        return None
+    return (
+        PbxAccount.objects.select_related("company")
+        .filter(push_secret_hash=_hash_secret(raw), company__is_active=True)
+        .first()
+    )
+
+
+def pbx_account_for_company(*, company: Company) -> PbxAccount | None:
+    return PbxAccount.objects.for_company(company).select_related("company").first()
