@@ -40,6 +40,7 @@ def pbx_client_for(account: PbxAccount) -> PbxClient:
         account.api_key,
         key_pair=key_pair,
         on_new_key_pair=remember,
+        timeout=(5, settings.DIALIX_PBX_TIMEOUT_SECONDS),
     )
 
 

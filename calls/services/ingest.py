@@ -102,13 +102,13 @@ def calls_upsert_from_pbx(*, company: Company, calls: list[PbxCall], source: str
         row.pbx_call_id: row
         for row in Call.objects.for_company(company)
         .filter(pbx_call_id__in=[c.pbx_call_id for c in calls])
-        .only("id", "status", "failure_code", "recording", *PBX_FIELDS)
+        .only("id", "pbx_call_id", "status", "failure_code", "recording", *PBX_FIELDS)
     }
     phones: dict[str, str] = {}
     now = timezone.now()
     new: list[Call] = []
     changed: list[Call] = []
-    update_fields = set(PBX_FIELDS)
+    reopen: list[tuple[int, str]] = []  # (call id, status it was read in) to move back to NEW
     for pbx_call in calls:
         raw = pbx_call.customer_phone_raw
         if raw not in phones:
@@ -131,22 +131,16 @@ def calls_upsert_from_pbx(*, company: Company, calls: list[PbxCall], source: str
             continue
         dirty = [name for name, value in values.items() if getattr(call, name) != value]
         if call.status == CallStatus.SKIPPED and pbx_call.talk_seconds > 0:
-            call.status = CallStatus.NEW  # answered after all (a late update of the record)
-            dirty.append("status")
+            reopen.append((call.pk, CallStatus.SKIPPED))  # answered after all (a late update of the record)
         elif call.status == CallStatus.FAILED and call.failure_code in RETRY_ON_REREAD and not call.recording:
-            call.status, call.failure_code, call.failure_reason, call.attempts = CallStatus.NEW, "", "", 0
-            dirty.append("status")
-            result.fetch_recording_ids.append(call.pk)
+            reopen.append((call.pk, CallStatus.FAILED))  # the PBX may have published the recording by now
         if not dirty:
-            result.unchanged += 1
+            if not (reopen and reopen[-1][0] == call.pk):
+                result.unchanged += 1
             continue
         for name, value in values.items():
             setattr(call, name, value)
         call.updated_at = now  # bulk_update does not run auto_now
-        if "status" in dirty:
-            update_fields |= {"status", "failure_code", "failure_reason", "attempts"}
-            if call.pk not in result.fetch_recording_ids:
-                result.fetch_recording_ids.append(call.pk)
         changed.append(call)
 
     if new:
@@ -161,6 +155,14 @@ def calls_upsert_from_pbx(*, company: Company, calls: list[PbxCall], source: str
                 .values_list("id", flat=True)
             )
     if changed:
-        Call.objects.bulk_update(changed, sorted(update_fields | {"updated_at"}), batch_size=BULK_BATCH)
+        # PBX fields only: the pipeline status is never written from values read earlier (a worker may have moved on).
+        Call.objects.bulk_update(changed, [*PBX_FIELDS, "updated_at"], batch_size=BULK_BATCH)
         result.updated = len(changed)
+    for call_id, was in reopen:  # rare; one conditional UPDATE each, so a call a worker just moved is left alone
+        if Call.objects.filter(pk=call_id, status=was, recording="").update(
+            status=CallStatus.NEW, failure_code="", failure_reason="", attempts=0, updated_at=now
+        ):
+            result.fetch_recording_ids.append(call_id)
+            if call_id not in {c.pk for c in changed}:
+                result.updated += 1
     return result

@@ -219,8 +219,25 @@ if not FIELD_ENCRYPTION_KEYS:
     FIELD_ENCRYPTION_KEYS = ["ZGV2LW9ubHktbm90LXNlY3JldC1kZXYtb25seS1rZXk="]  # dev only: 32 bytes, base64
 
 DIALIX_STT_ENGINE = env("DIALIX_STT_ENGINE", default="offline")
+DIALIX_AUTO_TRANSCRIBE = env.bool("DIALIX_AUTO_TRANSCRIBE", default=True)  # queue STT as soon as a recording is stored
 DIALIX_ANALYZER_ENGINE = env("DIALIX_ANALYZER_ENGINE", default="offline")
+DIALIX_AUTO_ANALYSE = env.bool("DIALIX_AUTO_ANALYSE", default=True)  # queue analysis as soon as a transcript is saved
+# Cloud engines: used only when a company (or DIALIX_STT_ENGINE / DIALIX_ANALYZER_ENGINE) chooses them.
+OPENAI_API_KEY = env("OPENAI_API_KEY", default="")
+OPENAI_BASE_URL = env("OPENAI_BASE_URL", default="https://api.openai.com/v1")  # any OpenAI-compatible server
+OPENAI_API_VERSION = env("OPENAI_API_VERSION", default=None)  # Azure OpenAI deployment URLs only
+DIALIX_OPENAI_STT_MODEL = env("DIALIX_OPENAI_STT_MODEL", default="whisper-1")
+DIALIX_OPENAI_STT_TIMEOUT_SECONDS = env.int("DIALIX_OPENAI_STT_TIMEOUT_SECONDS", default=300)
+DIALIX_OPENAI_ANALYSIS_MODEL = env("DIALIX_OPENAI_ANALYSIS_MODEL", default="gpt-4o-mini")
+DIALIX_LLM_INPUT_USD_PER_MTOK = env.float("DIALIX_LLM_INPUT_USD_PER_MTOK", default=None)
+DIALIX_LLM_OUTPUT_USD_PER_MTOK = env.float("DIALIX_LLM_OUTPUT_USD_PER_MTOK", default=None)
+UZBEKVOICE_API_KEY = env("UZBEKVOICE_API_KEY", default="")
+UZBEKVOICE_BASE_URL = env("UZBEKVOICE_BASE_URL", default="https://uzbekvoice.ai/api/v1")
+DIALIX_UZBEKVOICE_POLL_SECONDS = env.float("DIALIX_UZBEKVOICE_POLL_SECONDS", default=None)
+DIALIX_UZBEKVOICE_MAX_WAIT_SECONDS = env.int("DIALIX_UZBEKVOICE_MAX_WAIT_SECONDS", default=30 * 60)
+DIALIX_UZBEKVOICE_SUBMITS_PER_MINUTE = env.int("DIALIX_UZBEKVOICE_SUBMITS_PER_MINUTE", default=5)
 DIALIX_ONLINEPBX_BASE_URL = env("DIALIX_ONLINEPBX_BASE_URL", default="https://api2.onlinepbx.ru")
+DIALIX_PBX_TIMEOUT_SECONDS = env.float("DIALIX_PBX_TIMEOUT_SECONDS", default=30)  # read timeout of one PBX request
 DIALIX_PBX_SYNC_INTERVAL_MINUTES = env.int("DIALIX_PBX_SYNC_INTERVAL_MINUTES", default=5)
 DIALIX_RECORDING_MAX_BYTES = env.int("DIALIX_RECORDING_MAX_BYTES", default=100 * 1024 * 1024)
 DIALIX_UPLOAD_MAX_BYTES = env.int("DIALIX_UPLOAD_MAX_BYTES", default=100 * 1024 * 1024)

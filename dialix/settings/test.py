@@ -19,6 +19,8 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_DEFAULT_QUEUE = f"dialix-test-{uuid.uuid4().hex[:8]}"
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 
+# Ingestion tests store many recordings; transcription is tested on its own (the offline model is slow to run).
+DIALIX_AUTO_TRANSCRIBE = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never used outside tests
 MEDIA_ROOT = VAR_DIR / f"media-{os.getpid()}"
 SESSION_COOKIE_SECURE = False

@@ -444,6 +444,7 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the real API; every answer carries Content-Length
     server_version = "FakeOnlinePBX/1.0"
+    disable_nagle_algorithm = True  # headers and body go out in two writes; Nagle would delay the body ~40 ms
     timeout = 60  # idle keep-alive connections are dropped after this long
     fake: FakeOnlinePbx
 
