@@ -31,6 +31,8 @@ demo: venv
 
 bench: venv services
 	DJANGO_SETTINGS_MODULE=dialix.settings.test $(PY) bench/ingest.py
+	DJANGO_SETTINGS_MODULE=dialix.settings.test $(PY) bench/analysis.py
+	DJANGO_SETTINGS_MODULE=dialix.settings.test $(PY) bench/stt.py
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -1,6 +1,6 @@
 """Fixtures shared by every app's tests. Tests run on the real PostgreSQL of this machine (make test starts it)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.utils import timezone
@@ -76,3 +76,28 @@ def pbx_account(company, pbx_fake):
         company=company, domain=pbx_fake.domain, api_key="alpha-auth-key", api_base_url=pbx_fake.base_url
     )
     return pbx_account_save(account=account)
+
+
+@pytest.fixture
+def eager_retries() -> Iterator[None]:
+    """Eager tasks re-run a retry at once (ignoring its countdown), but only when errors do not propagate."""
+    from celery import current_app
+
+    current_app.conf.task_eager_propagates = False
+    try:
+        yield
+    finally:
+        current_app.conf.task_eager_propagates = True
+
+
+@pytest.fixture(scope="session")
+def offline_recogniser():
+    """The real offline engine (Whisper base, int8, 2 threads) with its model and voice encoder loaded once per test
+    session; engines built later in the same process reuse the loaded model."""
+    from integrations.stt.speakers import get_voice_encoder
+    from integrations.stt.whisper_local import WhisperLocal
+
+    recogniser = WhisperLocal(cpu_threads=2)
+    recogniser.model  # noqa: B018 - loads the model (once per process)
+    get_voice_encoder()
+    return recogniser

@@ -43,9 +43,17 @@ class CallUploadForm(forms.Form):
 
 @admin.register(Call)
 class CallAdmin(CompanyScopedAdmin):
-    list_display = ["started_at", "operator", "direction", "customer_phone", "duration_seconds", "status_badge"]
+    list_display = [
+        "started_at",
+        "operator",
+        "direction",
+        "customer_phone",
+        "duration_seconds",
+        "status_badge",
+        "score_badge",
+    ]
     list_select_related = ["operator", "company"]
-    list_filter = ["status", "direction", "source", "failure_code"]
+    list_filter = ["status", "auto_fail", "needs_review", "direction", "source", "failure_code"]
     search_fields = ["pbx_call_id", "customer_phone", "operator__name"]
     date_hierarchy = "started_at"
     show_full_result_count = False
@@ -71,7 +79,17 @@ class CallAdmin(CompanyScopedAdmin):
         ("Timing", {"fields": ["started_at", "ended_at", "duration_seconds", "talk_seconds", "hangup_cause"]}),
         ("Pipeline", {"fields": ["status", "failure_code", "failure_reason", "attempts", "recording_info"]}),
     ]
-    actions = ["refetch_recording"]
+    actions = [
+        "reanalyse",
+        "reanalyse_offline",
+        "reanalyse_openai",
+        "refetch_recording",
+        "retranscribe",
+        "retranscribe_offline",
+        "retranscribe_openai",
+        "retranscribe_uzbekvoice",
+    ]
+    change_form_template = "admin/calls/call/change_form.html"
 
     def get_fieldsets(self, request: HttpRequest, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
@@ -84,6 +102,14 @@ class CallAdmin(CompanyScopedAdmin):
         if obj.status == CallStatus.FAILED:
             return format_html('<b style="color:#b00" title="{}">Failed: {}</b>', obj.failure_reason, obj.failure_code)
         return obj.get_status_display()
+
+    @admin.display(description="Score", ordering="score")
+    def score_badge(self, obj: Call) -> str:
+        if obj.score is None:
+            return "—"
+        flags = (" AUTO-FAIL" if obj.auto_fail else "") + (" review" if obj.needs_review else "")
+        colour = "#b00" if obj.auto_fail else ("#a60" if obj.needs_review else "#222")
+        return format_html('<b style="color:{}">{}{}</b>', colour, round(obj.score), flags)
 
     @admin.display(description="Recording")
     def recording_info(self, obj: Call) -> str:
@@ -100,6 +126,70 @@ class CallAdmin(CompanyScopedAdmin):
 
         count = calls_retry_recording(calls=queryset)
         self.message_user(request, f"{count} call(s) queued to fetch their recording again.")
+
+    @admin.action(description="Re-analyse (keeps the transcript)")
+    def reanalyse(self, request: HttpRequest, queryset, engine: str | None = None) -> None:
+        from checklists.services import calls_reanalyse
+
+        count = calls_reanalyse(calls=queryset, engine=engine)
+        self.message_user(request, f"{count} call(s) queued for analysis{f' with {engine}' if engine else ''}.")
+
+    @admin.action(description="Re-analyse with the offline rules")
+    def reanalyse_offline(self, request: HttpRequest, queryset) -> None:
+        self.reanalyse(request, queryset, engine="offline")
+
+    @admin.action(description="Re-analyse with the language model")
+    def reanalyse_openai(self, request: HttpRequest, queryset) -> None:
+        self.reanalyse(request, queryset, engine="openai")
+
+    @admin.action(description="Re-transcribe (the company's engine)")
+    def retranscribe(self, request: HttpRequest, queryset, engine: str | None = None) -> None:
+        from calls.services.transcription import calls_retranscribe
+
+        count = calls_retranscribe(calls=queryset, engine=engine)
+        self.message_user(request, f"{count} call(s) queued for transcription{f' with {engine}' if engine else ''}.")
+
+    @admin.action(description="Re-transcribe with the offline engine")
+    def retranscribe_offline(self, request: HttpRequest, queryset) -> None:
+        self.retranscribe(request, queryset, engine="offline")
+
+    @admin.action(description="Re-transcribe with OpenAI")
+    def retranscribe_openai(self, request: HttpRequest, queryset) -> None:
+        self.retranscribe(request, queryset, engine="openai")
+
+    @admin.action(description="Re-transcribe with UzbekVoice")
+    def retranscribe_uzbekvoice(self, request: HttpRequest, queryset) -> None:
+        self.retranscribe(request, queryset, engine="uzbekvoice")
+
+    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        call = self.get_object(request, object_id)
+        if call is not None:
+            from calls.selectors import call_transcript, call_utterances
+
+            extra_context["call"] = call
+            extra_context["transcript"] = call_transcript(call=call)
+            from checklists.selectors import call_analysis, call_scorecards
+
+            extra_context["analysis"] = call_analysis(call=call)
+            extra_context["scorecards"] = call_scorecards(call=call)
+            extra_context["utterances"] = list(call_utterances(call=call))
+            extra_context["recording_url"] = (
+                reverse("call_pages:recording", kwargs={"pk": call.pk}) if call.recording else None
+            )
+            extra_context["metrics"] = [
+                ("Operator talk", call.operator_talk_seconds, "s"),
+                ("Customer talk", call.customer_talk_seconds, "s"),
+                ("Operator share of talk", None if call.talk_ratio is None else round(call.talk_ratio * 100), "%"),
+                ("Silence", None if call.silence_share is None else round(call.silence_share * 100), "%"),
+                ("Longest silence", call.longest_silence_seconds, "s"),
+                ("Overtalk", call.overtalk_seconds, "s"),
+                ("Interruptions", call.interruptions, ""),
+                ("Operator speech rate", call.operator_words_per_minute, "words/min"),
+                ("Operator's first word after", call.first_operator_word_seconds, "s"),
+                ("Longest customer monologue", call.longest_customer_monologue_seconds, "s"),
+            ]
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
         return [

@@ -2,6 +2,7 @@ import json
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
@@ -11,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from calls.models import Call, Direction
-from calls.selectors import call_list
+from calls.selectors import call_get, call_list, call_transcript, call_utterances
 from calls.services.upload import call_upload
 from companies.api_auth import TokenPrincipal
 from companies.models import Role
@@ -128,6 +129,67 @@ class CallDetailApi(CompanyMixin, RetrieveAPIView):
 
     def get_queryset(self) -> QuerySet[Call]:
         return call_list(company=self.company)
+
+
+class UtteranceOutputSerializer(serializers.Serializer):
+    speaker = serializers.CharField()
+    start_ms = serializers.IntegerField()
+    end_ms = serializers.IntegerField()
+    text = serializers.CharField()
+    confidence = serializers.FloatField(allow_null=True)
+
+
+class TranscriptOutputSerializer(serializers.Serializer):
+    engine = serializers.CharField()
+    language = serializers.CharField()
+    language_probability = serializers.FloatField(allow_null=True)
+    low_confidence = serializers.BooleanField()
+    speaker_method = serializers.CharField()
+    duration_ms = serializers.IntegerField()
+    notes = serializers.ListField(child=serializers.CharField())
+    metrics = serializers.DictField()
+    utterances = UtteranceOutputSerializer(many=True)
+
+
+METRIC_FIELDS = [
+    "operator_talk_seconds",
+    "customer_talk_seconds",
+    "talk_ratio",
+    "silence_share",
+    "longest_silence_seconds",
+    "overtalk_seconds",
+    "interruptions",
+    "operator_words_per_minute",
+    "first_operator_word_seconds",
+    "longest_customer_monologue_seconds",
+]
+
+
+class CallTranscriptApi(CompanyMixin, APIView):
+    """A call's transcript as operator / customer turns with times, and its timing metrics (404 until transcribed).
+    `low_confidence: true` means the text is not reliable (e.g. Uzbek from the offline engine)."""
+
+    @extend_schema(responses=TranscriptOutputSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        try:
+            call = call_get(company=self.company, call_id=pk)
+        except Call.DoesNotExist as exc:
+            raise Http404 from exc
+        transcript = call_transcript(call=call)
+        if transcript is None:
+            return Response(error_body("not_found", "This call has no transcript yet."), status=404)
+        data = {
+            "engine": transcript.engine,
+            "language": transcript.language,
+            "language_probability": transcript.language_probability,
+            "low_confidence": transcript.low_confidence,
+            "speaker_method": transcript.speaker_method,
+            "duration_ms": transcript.duration_ms,
+            "notes": transcript.notes,
+            "metrics": {name: getattr(call, name) for name in METRIC_FIELDS},
+            "utterances": list(call_utterances(call=call)),
+        }
+        return Response(TranscriptOutputSerializer(data).data)
 
 
 class PbxPushInputSerializer(serializers.Serializer):

@@ -60,6 +60,22 @@ class Call(CompanyOwned):
     recording_sample_rate = models.PositiveIntegerField(null=True, blank=True)
     recording_codec = models.CharField(max_length=32, blank=True, default="")
     recording_stored_at = models.DateTimeField(null=True, blank=True)
+    # Transcription (#5): language and timing metrics computed from the word timings, whatever the engine
+    language = models.CharField(max_length=5, blank=True, default="", help_text="Spoken language (uz/ru/en).")
+    operator_talk_seconds = models.FloatField(null=True, blank=True)
+    customer_talk_seconds = models.FloatField(null=True, blank=True)
+    talk_ratio = models.FloatField(null=True, blank=True, help_text="Operator share of all talk, 0..1.")
+    silence_share = models.FloatField(null=True, blank=True, help_text="Share of the call nobody speaks, 0..1.")
+    longest_silence_seconds = models.FloatField(null=True, blank=True)
+    overtalk_seconds = models.FloatField(null=True, blank=True, help_text="Both sides speaking at once.")
+    interruptions = models.PositiveIntegerField(null=True, blank=True)
+    operator_words_per_minute = models.FloatField(null=True, blank=True)
+    first_operator_word_seconds = models.FloatField(null=True, blank=True)
+    longest_customer_monologue_seconds = models.FloatField(null=True, blank=True)
+    # Analysis (#6): the scorecards' outcome, kept on the call for lists and filters
+    score = models.FloatField(null=True, blank=True, help_text="Mean of the call's checklist scores, 0..100.")
+    auto_fail = models.BooleanField(default=False, help_text="A critical checklist item was not met.")
+    needs_review = models.BooleanField(default=False, help_text="Some evidence could not be verified.")
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -73,3 +89,52 @@ class Call(CompanyOwned):
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()} call {self.pbx_call_id} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class SpeakerMethod(models.TextChoices):
+    CHANNELS = "channels", "Stereo channels"
+    DIARIZATION = "diarization", "Voice clustering (mono)"
+    ENGINE = "engine", "Engine's diarization"
+
+
+class Transcript(CompanyOwned):
+    """The one current transcript of a call. Re-transcribing replaces it (and its utterances) in one transaction."""
+
+    call = models.OneToOneField(Call, on_delete=models.CASCADE, related_name="transcript")
+    engine = models.CharField(max_length=60)
+    language = models.CharField(max_length=5)
+    language_probability = models.FloatField(null=True, blank=True)
+    low_confidence = models.BooleanField(
+        default=False, help_text="Not reliable (e.g. Uzbek from the offline engine): verify against the audio."
+    )
+    speaker_method = models.CharField(max_length=12, choices=SpeakerMethod.choices)
+    duration_ms = models.PositiveIntegerField(default=0)
+    word_count = models.PositiveIntegerField(default=0)
+    notes = models.JSONField(default=list, blank=True)
+    processing_seconds = models.FloatField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Transcript of call {self.call_id} ({self.engine}, {self.language})"
+
+
+class Utterance(CompanyOwned):
+    """One speaker turn, as a row: the console syncs it with the audio and it can be searched."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="utterances")
+    transcript = models.ForeignKey(Transcript, on_delete=models.CASCADE, related_name="utterances")
+    speaker = models.CharField(max_length=10, choices=[("operator", "Operator"), ("customer", "Customer")])
+    start_ms = models.PositiveIntegerField()
+    end_ms = models.PositiveIntegerField()
+    text = models.TextField()
+    confidence = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["call", "start_ms", "id"]
+        indexes = [models.Index(fields=["call", "start_ms"], name="calls_utterance_call_start")]
+
+    def __str__(self) -> str:
+        return f"{self.speaker} {self.start_ms / 1000:.1f}s: {self.text[:60]}"
+
+    @property
+    def start_seconds(self) -> float:
+        return self.start_ms / 1000

@@ -51,3 +51,42 @@ def call_fetch_recording_task(self, call_id: int) -> None:
             exc.retry_after if isinstance(exc, RateLimited) and exc.retry_after else 30 * 2**self.request.retries
         )
         raise self.retry(exc=exc, countdown=min(countdown, 900)) from exc
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=5)
+def call_transcribe_task(self, call_id: int, engine: str | None = None) -> None:
+    from calls.services.transcription import TranscriptionRetry, call_transcribe
+
+    try:
+        call_transcribe(call_id=call_id, engine=engine)
+    except TranscriptionRetry as exc:
+        cause = exc.__cause__
+        if isinstance(cause, RateLimited) and cause.retry_after:
+            countdown = cause.retry_after
+        else:
+            countdown = 60 * 2**self.request.retries
+        if self.request.retries >= self.max_retries:
+            from calls.services.pipeline import call_mark_failed
+
+            call_mark_failed(call_id=call_id, code="stt_unavailable", reason=f"Speech-to-text kept failing: {exc}")
+            return
+        raise self.retry(exc=exc, countdown=min(countdown, 1800)) from exc
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=5)
+def call_analyse_task(self, call_id: int, engine: str | None = None) -> None:
+    from checklists.services import AnalysisRetry, call_analyse
+
+    try:
+        call_analyse(call_id=call_id, engine=engine)
+    except AnalysisRetry as exc:
+        cause = exc.__cause__
+        if self.request.retries >= self.max_retries:
+            from calls.services.pipeline import call_mark_failed
+
+            call_mark_failed(call_id=call_id, code="analysis_unavailable", reason=f"The analyser kept failing: {exc}")
+            return
+        countdown = (
+            cause.retry_after if isinstance(cause, RateLimited) and cause.retry_after else 30 * 2**self.request.retries
+        )
+        raise self.retry(exc=exc, countdown=min(countdown, 1800)) from exc

@@ -52,6 +52,9 @@ def demo_seed(*, pbx_base_url: str | None = None) -> DemoLogins:
         logins.append((username, DEMO_PASSWORD, role))
     if pbx_base_url:
         _demo_pbx_account(company, pbx_base_url)
+    from checklists.demo import demo_checklists
+
+    demo_checklists(company)
     # Only a hash is stored, so each run revokes the previous demo token and prints a fresh one.
     for old in ApiToken.objects.for_company(company).filter(name="Demo integration", revoked_at__isnull=True):
         api_token_revoke(company=company, token_id=old.pk)

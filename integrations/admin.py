@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from companies.admin import CompanyScopedAdmin
-from integrations.models import PbxAccount, SyncRun, SyncStatus
+from integrations.models import EngineSettings, PbxAccount, SyncRun, SyncStatus
 from integrations.services import (
     pbx_account_delete,
     pbx_account_save,
@@ -163,3 +163,17 @@ class SyncRunAdmin(CompanyScopedAdmin):
     @admin.display(description="Error")
     def error_short(self, obj: SyncRun) -> str:
         return obj.error[:160]
+
+
+@admin.register(EngineSettings)
+class EngineSettingsAdmin(CompanyScopedAdmin):
+    list_display = [
+        "__str__",
+        "engine_uz",
+        "engine_ru",
+        "engine_en",
+        "engine_unknown",
+        "fallback_engine",
+        "analyzer_engine",
+    ]
+    list_select_related = ["company"]

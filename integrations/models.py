@@ -109,3 +109,46 @@ class SyncRun(CompanyOwned):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} sync {self.started_at:%Y-%m-%d %H:%M} ({self.get_status_display()})"
+
+
+class SttEngine(models.TextChoices):
+    OFFLINE = "offline", "Offline (Whisper on our servers)"
+    OPENAI = "openai", "OpenAI"
+    UZBEKVOICE = "uzbekvoice", "UzbekVoice"
+
+
+class AnalyzerEngine(models.TextChoices):
+    OFFLINE = "offline", "Offline rules"
+    OPENAI = "openai", "OpenAI-compatible model"
+
+
+class EngineSettings(CompanyOwned):
+    """Which engines a company uses: speech-to-text per language, and the analyser (empty = the platform default)."""
+
+    engine_uz = models.CharField("Uzbek", max_length=12, choices=SttEngine.choices, blank=True, default="")
+    engine_ru = models.CharField("Russian", max_length=12, choices=SttEngine.choices, blank=True, default="")
+    engine_en = models.CharField("English", max_length=12, choices=SttEngine.choices, blank=True, default="")
+    engine_unknown = models.CharField(
+        "Language not known in advance",
+        max_length=12,
+        choices=SttEngine.choices,
+        blank=True,
+        default="",
+        help_text="Used when the call's language is detected, not given (companies with several languages).",
+    )
+    fallback_engine = models.CharField(
+        max_length=12,
+        choices=SttEngine.choices,
+        default=SttEngine.OFFLINE,
+        help_text="Used when the chosen engine is down or not configured.",
+    )
+    analyzer_engine = models.CharField(
+        "Analyser", max_length=12, choices=AnalyzerEngine.choices, blank=True, default=""
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "engine settings"
+        constraints = [models.UniqueConstraint(fields=["company"], name="integrations_enginesettings_one_per_company")]
+
+    def __str__(self) -> str:
+        return f"Engines of {self.company.name}"

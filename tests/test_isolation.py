@@ -7,14 +7,24 @@ from django.db import models
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from calls.models import Call
+from calls.models import Call, Transcript, Utterance
 from calls.tests.factories import CallFactory
-from checklists.models import Checklist
+from checklists.models import (
+    CallAnalysis,
+    Checklist,
+    ChecklistItem,
+    ChecklistSection,
+    ChecklistVersion,
+    ItemResult,
+    Scorecard,
+    VersionItem,
+)
+from checklists.services import checklist_publish
 from checklists.tests.factories import ChecklistFactory
 from companies.models import ApiToken, Company, Membership, Role
 from companies.services import api_token_create, member_create
 from companies.tests.factories import CompanyFactory
-from integrations.models import PbxAccount, SyncKind, SyncRun, SyncStatus
+from integrations.models import EngineSettings, PbxAccount, SyncKind, SyncRun, SyncStatus
 from operators.models import Operator
 from operators.tests.factories import OperatorFactory
 from tests.isolation import MARKER_A, MARKER_B, TenantData, expand, iter_routes, tenant_models
@@ -33,6 +43,52 @@ BUILDERS: dict[type[models.Model], Callable[[Company, str], models.Model]] = {
         status=SyncStatus.FAILED,
         started_at=timezone.now(),
         error=f"PbxUnavailable: {m} timed out",
+    ),
+    EngineSettings: lambda c, m: EngineSettings.objects.create(company=c, engine_uz="uzbekvoice"),
+    Transcript: lambda c, m: Transcript.objects.create(
+        company=c, call=Call.objects.get(company=c), engine=f"{m}-engine", language="ru", speaker_method="channels"
+    ),
+    Utterance: lambda c, m: Utterance.objects.create(
+        company=c,
+        call=Call.objects.get(company=c),
+        transcript=Transcript.objects.get(company=c),
+        speaker="operator",
+        start_ms=0,
+        end_ms=1000,
+        text=f"{m} said hello",
+    ),
+    ChecklistSection: lambda c, m: ChecklistSection.objects.create(
+        company=c, checklist=Checklist.objects.get(company=c), title=f"{m} section"
+    ),
+    ChecklistItem: lambda c, m: ChecklistItem.objects.create(
+        company=c,
+        checklist=Checklist.objects.get(company=c),
+        section=ChecklistSection.objects.get(company=c),
+        criterion=f"{m} greets the customer",
+        example_phrases="hello",
+    ),
+    ChecklistVersion: lambda c, m: checklist_publish(checklist=Checklist.objects.get(company=c)),
+    VersionItem: lambda c, m: VersionItem.objects.get(company=c),
+    CallAnalysis: lambda c, m: CallAnalysis.objects.create(
+        company=c,
+        call=Call.objects.get(company=c),
+        engine="offline:rules-v1",
+        summary=f"{m} wanted a refund",
+        customer_sentiment="negative",
+        operator_sentiment="neutral",
+        outcome="not_resolved",
+    ),
+    Scorecard: lambda c, m: Scorecard.objects.create(
+        company=c, call=Call.objects.get(company=c), version=ChecklistVersion.objects.get(company=c), score=50
+    ),
+    ItemResult: lambda c, m: ItemResult.objects.create(
+        company=c,
+        scorecard=Scorecard.objects.get(company=c),
+        call=Call.objects.get(company=c),
+        version_item=VersionItem.objects.get(company=c),
+        answer="met",
+        evidence_quote=f"{m} hello there",
+        source="rules",
     ),
     Membership: lambda c, m: member_create(company=c, username=f"{m}-analyst", role=Role.ANALYST),
 }

@@ -31,8 +31,14 @@ def call_count_attempt(*, call_id: int) -> None:
 
 
 def call_recording_stored(*, call: Call) -> None:
-    """Hook for the next pipeline step (transcription, #5): nothing is queued yet."""
+    """Runs after the recording's transaction commits: queues the transcription (unless switched off)."""
+    from django.conf import settings
+
+    from calls.tasks import call_transcribe_task
+
     logger.info("call_recording_stored", extra={"company_id": call.company_id, "call_id": call.pk})
+    if settings.DIALIX_AUTO_TRANSCRIBE:
+        call_transcribe_task.delay(call.pk)
 
 
 RECORDING_FAILURES = ("recording_missing", "recording_unavailable", "recording_invalid", "recording_too_large")

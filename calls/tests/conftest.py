@@ -46,16 +46,6 @@ def celery_worker() -> Iterator[WorkController]:
 
 
 @pytest.fixture
-def eager_retries() -> Iterator[None]:
-    """Eager tasks re-run a retry at once (ignoring its countdown), but only when errors do not propagate."""
-    celery_app.conf.task_eager_propagates = False
-    try:
-        yield
-    finally:
-        celery_app.conf.task_eager_propagates = True
-
-
-@pytest.fixture
 def live_worker(celery_worker: WorkController, settings) -> Iterator[WorkController]:
     """Tasks go through the broker to the worker instead of running in process (test settings make them eager)."""
     settings.CELERY_TASK_ALWAYS_EAGER = False

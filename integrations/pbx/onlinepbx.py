@@ -25,6 +25,7 @@ from integrations.pbx.errors import (
     RecordingMissing,
     RecordingTooLarge,
 )
+from integrations.wire import snippet, type_name
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class OnlinePbxClient:
     def list_operators(self) -> list[PbxOperator]:
         data = self._call("user/get.json", {})
         if not isinstance(data, list):
-            raise PbxBadResponse(f"OnlinePBX user/get.json returned {_type_name(data)} instead of a list of users")
+            raise PbxBadResponse(f"OnlinePBX user/get.json returned {type_name(data)} instead of a list of users")
         return [parse_operator(item) for item in data]
 
     def list_calls(self, *, since: datetime, until: datetime) -> Iterator[list[PbxCall]]:
@@ -103,7 +104,7 @@ class OnlinePbxClient:
             if data is None or data == "":
                 data = []
             if not isinstance(data, list):
-                raise PbxBadResponse(f"OnlinePBX call history returned {_type_name(data)} instead of a list of calls")
+                raise PbxBadResponse(f"OnlinePBX call history returned {type_name(data)} instead of a list of calls")
             calls: list[PbxCall] = []
             outside = 0
             for record in data:
@@ -138,7 +139,7 @@ class OnlinePbxClient:
         if data is None or data == "":
             data = []
         if not isinstance(data, list):
-            raise PbxBadResponse(f"OnlinePBX call lookup returned {_type_name(data)} instead of a list of calls")
+            raise PbxBadResponse(f"OnlinePBX call lookup returned {type_name(data)} instead of a list of calls")
         return [call for call in map(parse_call, data) if call.pbx_call_id == pbx_call_id]
 
     def recording_url(self, pbx_call_id: str) -> str | None:
@@ -150,14 +151,14 @@ class OnlinePbxClient:
             return None
         if not isinstance(data, str):
             raise PbxBadResponse(
-                f"OnlinePBX answered the recording request for call {pbx_call_id} with {_type_name(data)} "
+                f"OnlinePBX answered the recording request for call {pbx_call_id} with {type_name(data)} "
                 "instead of a link"
             )
         url = data.strip()
         if not url.startswith(("http://", "https://")):
             raise PbxBadResponse(
                 f"OnlinePBX answered the recording request for call {pbx_call_id} with something that is not a link: "
-                f"{_snippet(url)!r}"
+                f"{snippet(url, _SNIPPET_CHARS)!r}"
             )
         return url
 
@@ -183,7 +184,7 @@ class OnlinePbxClient:
                     head = next(response.iter_content(_SNIPPET_CHARS), b"")
                     raise PbxBadResponse(
                         f"The OnlinePBX recording link ({where}) returned {content_type} instead of audio: "
-                        f"{_snippet(head)!r}"
+                        f"{snippet(head, _SNIPPET_CHARS)!r}"
                     )
                 length = response.headers.get("Content-Length", "")
                 if length.isdigit() and int(length) > max_bytes:
@@ -274,10 +275,10 @@ class OnlinePbxClient:
         except ValueError:
             raise PbxBadResponse(
                 f"OnlinePBX answered {method} with HTTP {status} and a body that is not JSON: "
-                f"{_snippet(response.content)!r}"
+                f"{snippet(response.content, _SNIPPET_CHARS)!r}"
             ) from None
         if not isinstance(body, dict):
-            raise PbxBadResponse(f"OnlinePBX answered {method} with a JSON {_type_name(body)} instead of an object")
+            raise PbxBadResponse(f"OnlinePBX answered {method} with {type_name(body)} instead of a JSON object")
         if "status" not in body:
             raise PbxBadResponse(f"OnlinePBX answer to {method} (HTTP {status}) has no status field")
         return body
@@ -289,7 +290,9 @@ class OnlinePbxClient:
         if status == "0":
             self._raise_if_unknown_domain(body)
             raise PbxBadResponse(f"OnlinePBX refused {method}: {_comment(body)}")
-        raise PbxBadResponse(f"OnlinePBX answered {method} with an unknown status {_snippet(str(body['status']))!r}")
+        raise PbxBadResponse(
+            f"OnlinePBX answered {method} with an unknown status {snippet(str(body['status']), _SNIPPET_CHARS)!r}"
+        )
 
     def _raise_if_unknown_domain(self, body: dict[str, Any]) -> None:
         if body.get("errorCode") == "DOMAIN_NOT_FOUND":
@@ -303,7 +306,7 @@ class OnlinePbxClient:
 
 def parse_operator(item: Any) -> PbxOperator:
     if not isinstance(item, dict):
-        raise PbxBadResponse(f"OnlinePBX user record is {_type_name(item)}, not an object")
+        raise PbxBadResponse(f"OnlinePBX user record is {type_name(item)}, not an object")
     num = item.get("num")
     if num is None or num == "" or isinstance(num, bool | dict | list):
         raise PbxBadResponse("OnlinePBX user record has no extension number (num)")
@@ -321,7 +324,7 @@ def parse_operator(item: Any) -> PbxOperator:
 def parse_call(record: Any) -> PbxCall:
     """One ``mongo_history/search.json`` record → PbxCall; raises PbxBadResponse rather than guessing."""
     if type(record) is not dict:
-        raise PbxBadResponse(f"OnlinePBX call record is {_type_name(record)}, not an object")
+        raise PbxBadResponse(f"OnlinePBX call record is {type_name(record)}, not an object")
     call_id = record.get("uuid")
     if not isinstance(call_id, str) or not call_id:
         raise PbxBadResponse("OnlinePBX call record has no uuid")
@@ -379,7 +382,9 @@ def _int(record: dict[str, Any], key: str, call_id: str) -> int:
         # Some PBX builds send numbers as strings like "187.0".
         return int(float(value))
     except (TypeError, ValueError, OverflowError):
-        raise PbxBadResponse(f"OnlinePBX call {call_id}: {key} is not a number ({_snippet(str(value))!r})") from None
+        raise PbxBadResponse(
+            f"OnlinePBX call {call_id}: {key} is not a number ({snippet(str(value), _SNIPPET_CHARS)!r})"
+        ) from None
 
 
 def _text(value: Any) -> str:
@@ -464,18 +469,6 @@ def _retry_after_seconds(value: str | None) -> float | None:
 def _require_aware(value: datetime, name: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware")
-
-
-def _snippet(raw: bytes | str) -> str:
-    text = raw[: _SNIPPET_CHARS * 4].decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    return " ".join(text.split())[:_SNIPPET_CHARS]
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
-    return names.get(type(value), type(value).__name__)
 
 
 def _megabytes(size: int) -> str:

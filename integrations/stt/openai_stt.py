@@ -11,12 +11,10 @@ Retry-After. Not thread-safe in any interesting way: one instance per worker pro
 import io
 import json
 import logging
-import math
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +28,21 @@ from integrations.errors import (
     RateLimited,
     TransientIntegrationError,
 )
+from integrations.openai_client import (
+    DEFAULT_BASE_URL,
+    make_openai_client,
+    parse_reset_duration,  # noqa: F401  (moved to integrations.openai_client; still importable from here)
+    retry_after,
+    vendor_message,
+)
 from integrations.stt.base import Recognition, Word
 from integrations.stt.errors import AudioUndecodable, NoSpeech
+from integrations.wire import is_number, setting, snippet, type_name
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "whisper-1"  # spec §2: the only model that answers verbose_json with word timestamps
 DEFAULT_TIMEOUT_SECONDS = 300.0  # word timestamps add latency; a long call can take minutes
-CONNECT_TIMEOUT_SECONDS = 10.0
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # spec §2: 25 MiB per request (OpenAI Audio FAQ)
 # Formats the API names (spec §2); "oga"/"opus" are Ogg files under another extension.
 _UPLOAD_TYPES = {
@@ -63,7 +67,6 @@ _SILENT_LOGPROB = -1.0
 _SNIPPET_CHARS = 200
 _AUDIO_ERROR = re.compile(r"could not be decoded|file format|corrupted|audio file", re.I)
 _SIZE_ERROR = re.compile(r"content size limit|too large|maximum.*size", re.I)
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 
 # Whisper's language table (ISO 639-1 code -> the lower-case name verbose_json reports, spec §2).
 # fmt: off
@@ -125,31 +128,23 @@ class OpenAIStt:
         """Arguments left out come from Django settings (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``,
         ``DIALIX_OPENAI_STT_MODEL``, ``DIALIX_OPENAI_STT_TIMEOUT_SECONDS``, ``OPENAI_API_VERSION``, ``OPENAI_ORG_ID``,
         ``OPENAI_PROJECT_ID``). ``prompt`` is Whisper's vocabulary hint (names, course titles)."""
-        self.model = model or _setting("DIALIX_OPENAI_STT_MODEL", DEFAULT_MODEL)
+        self.model = model or setting("DIALIX_OPENAI_STT_MODEL", DEFAULT_MODEL)
         self.name = f"openai:{self.model}"
-        self.base_url = (base_url or _setting("OPENAI_BASE_URL", "") or DEFAULT_BASE_URL).rstrip("/")
+        self.base_url = (base_url or setting("OPENAI_BASE_URL", "") or DEFAULT_BASE_URL).rstrip("/")
         if not self.base_url.startswith(("http://", "https://")):
             raise ValueError("OpenAI base URL must start with http:// or https://")
-        seconds = float(timeout if timeout is not None else _setting("DIALIX_OPENAI_STT_TIMEOUT_SECONDS", 0) or 0)
+        seconds = float(timeout if timeout is not None else setting("DIALIX_OPENAI_STT_TIMEOUT_SECONDS", 0) or 0)
         self.timeout_seconds = seconds if seconds > 0 else DEFAULT_TIMEOUT_SECONDS
         self.prompt = prompt
         self.max_upload_bytes = max_upload_bytes
-        key = api_key if api_key is not None else _setting("OPENAI_API_KEY", "")
-        version = api_version if api_version is not None else _setting("OPENAI_API_VERSION", None)
-        self._client: openai.OpenAI | None = None
-        if key:
-            self._client = openai.OpenAI(
-                api_key=key,
-                base_url=self.base_url,
-                organization=organization if organization is not None else _setting("OPENAI_ORG_ID", None),
-                project=project if project is not None else _setting("OPENAI_PROJECT_ID", None),
-                timeout=openai.Timeout(
-                    self.timeout_seconds, connect=min(CONNECT_TIMEOUT_SECONDS, self.timeout_seconds)
-                ),
-                max_retries=0,  # retries belong to the Celery task, which can wait as long as Retry-After says
-                default_query={"api-version": version} if version else None,
-                default_headers={"api-key": key} if version else None,
-            )
+        self._client = make_openai_client(
+            api_key=api_key,
+            base_url=self.base_url,
+            organization=organization,
+            project=project,
+            timeout_seconds=self.timeout_seconds,
+            api_version=api_version,
+        )
 
     def __repr__(self) -> str:
         return f"OpenAIStt(model={self.model!r}, base_url={self.base_url!r})"  # never the key
@@ -207,7 +202,7 @@ class OpenAIStt:
         except ValueError:
             raise BadResponse(
                 f"OpenAI answered the transcription with HTTP {raw.status_code} and a body that is not JSON: "
-                f"{_snippet(raw.content)!r}"
+                f"{snippet(raw.content, _SNIPPET_CHARS)!r}"
             ) from None
         recognition = parse_verbose_json(body, forced_language=language)
         logger.info(
@@ -229,7 +224,7 @@ class OpenAIStt:
     def _status_error(self, exc: openai.APIStatusError) -> IntegrationError:
         status = exc.status_code
         code = exc.code or exc.type or ""
-        message = _vendor_message(exc.body)
+        message = vendor_message(exc.body)
         logger.warning(
             "stt_openai_http_error",
             extra={"status": status, "code": exc.code, "type": exc.type, "request_id": exc.request_id},
@@ -242,7 +237,7 @@ class OpenAIStt:
         if status == 429:
             if code == "insufficient_quota":
                 return PermanentIntegrationError("OpenAI account is out of credits or over its spend limit")
-            return RateLimited("OpenAI rate limit reached", retry_after=_retry_after(exc.response.headers))
+            return RateLimited("OpenAI rate limit reached", retry_after=retry_after(exc.response.headers))
         if status in (408, 409) or status >= 500:
             return TransientIntegrationError(f"OpenAI answered HTTP {status} ({code or 'server error'})")
         if status == 413 or (status == 400 and _SIZE_ERROR.search(message)):
@@ -293,9 +288,9 @@ def parse_verbose_json(body: Any, *, forced_language: str | None = None) -> Reco
 
     Words inside segments Whisper itself would skip as silence are dropped; nothing left -> NoSpeech."""
     if not isinstance(body, dict):
-        raise BadResponse(f"OpenAI answered the transcription with a JSON {_type_name(body)} instead of an object")
+        raise BadResponse(f"OpenAI answered the transcription with {type_name(body)} instead of a JSON object")
     duration = body.get("duration")
-    if not _is_number(duration) or duration < 0:
+    if not is_number(duration) or duration < 0:
         raise BadResponse("OpenAI transcription has no valid duration")
     detected = body.get("language")
     if not isinstance(detected, str):
@@ -314,9 +309,9 @@ def parse_verbose_json(body: Any, *, forced_language: str | None = None) -> Reco
     dropped = 0
     for index, item in enumerate(raw_words):
         if not isinstance(item, dict):
-            raise BadResponse(f"OpenAI transcription word #{index} is {_type_name(item)}, not an object")
+            raise BadResponse(f"OpenAI transcription word #{index} is {type_name(item)}, not an object")
         token, start, end = item.get("word"), item.get("start"), item.get("end")
-        if not isinstance(token, str) or not _is_number(start) or not _is_number(end):
+        if not isinstance(token, str) or not is_number(start) or not is_number(end):
             raise BadResponse(f"OpenAI transcription word #{index} lacks word/start/end")
         token = token.strip()
         if not token:
@@ -363,7 +358,7 @@ def _silent_spans(segments: Any) -> list[tuple[float, float]]:
             continue
         start, end = segment.get("start"), segment.get("end")
         no_speech, logprob = segment.get("no_speech_prob"), segment.get("avg_logprob")
-        if not all(_is_number(value) for value in (start, end, no_speech, logprob)):
+        if not all(is_number(value) for value in (start, end, no_speech, logprob)):
             continue
         if no_speech > _NO_SPEECH_PROB and logprob < _SILENT_LOGPROB:
             spans.append((start, end))
@@ -393,74 +388,6 @@ def compress_for_upload(audio: Path) -> bytes:
     except av.FFmpegError as exc:
         raise AudioUndecodable(f"Cannot decode {audio.name} to compress it for OpenAI: {exc}") from exc
     return out.getvalue()
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait: retry-after-ms, Retry-After (seconds or HTTP date), else the exhausted limit's reset."""
-    value = headers.get("retry-after-ms")
-    if value:
-        try:
-            return max(float(value) / 1000, 0.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return max(float(value), 0.0)
-        except ValueError:
-            try:
-                return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
-            except (TypeError, ValueError):
-                pass
-    waits = []
-    for kind in ("requests", "tokens"):
-        if headers.get(f"x-ratelimit-remaining-{kind}") == "0":
-            wait = parse_reset_duration(headers.get(f"x-ratelimit-reset-{kind}", ""))
-            if wait is not None:
-                waits.append(wait)
-    return max(waits) if waits else None
-
-
-def parse_reset_duration(value: str) -> float | None:
-    """'1s', '6m0s', '20ms', '1m7.5s', '1h2m' -> seconds (spec §1); anything else -> None."""
-    value = value.strip()
-    if not value:
-        return None
-    parts = _DURATION_PART.findall(value)
-    if "".join(number + unit for number, unit in parts) != value:
-        return None
-    scale = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-    return sum(float(number) * scale[unit] for number, unit in parts)
-
-
-def _vendor_message(body: object) -> str:
-    message = body.get("message") if isinstance(body, dict) else None
-    return _snippet(message) if isinstance(message, str) else ""
-
-
-def _setting(name: str, default: Any) -> Any:
-    # Read only for what the caller did not pass, so tests and scripts work without Django settings.
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
-
-    try:
-        return getattr(settings, name, default)
-    except ImproperlyConfigured:
-        return default
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _type_name(value: Any) -> str:
-    return {dict: "object", list: "list", str: "string", type(None): "null"}.get(type(value), type(value).__name__)
-
-
-def _snippet(value: str | bytes) -> str:
-    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-    text = " ".join(text.split())
-    return text if len(text) <= _SNIPPET_CHARS else text[: _SNIPPET_CHARS - 1] + "…"
 
 
 def _megabytes(size: int) -> str:

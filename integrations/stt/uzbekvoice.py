@@ -28,6 +28,7 @@ from integrations.errors import (
 from integrations.http import make_session
 from integrations.stt.base import Recognition, Word
 from integrations.stt.errors import NoSpeech
+from integrations.wire import is_number, setting, snippet, type_name
 
 logger = logging.getLogger(__name__)
 
@@ -79,18 +80,18 @@ class UzbekVoiceStt:
         ``DIALIX_UZBEKVOICE_SUBMITS_PER_MINUTE``, ``DIALIX_UZBEKVOICE_MODEL``).
         ``poll_interval`` None: by audio length, as spec §3 observed. ``max_wait`` None: 30 minutes, but 3 minutes
         short of ``CELERY_TASK_SOFT_TIME_LIMIT`` when that is lower. ``submits_per_minute`` 0: no client-side limit."""
-        self.base_url = (base_url or _setting("UZBEKVOICE_BASE_URL", "") or DEFAULT_BASE_URL).rstrip("/")
+        self.base_url = (base_url or setting("UZBEKVOICE_BASE_URL", "") or DEFAULT_BASE_URL).rstrip("/")
         if not self.base_url.startswith(("http://", "https://")):
             raise ValueError("UzbekVoice base URL must start with http:// or https://")
-        self._api_key = api_key if api_key is not None else _setting("UZBEKVOICE_API_KEY", "")
-        interval = poll_interval if poll_interval is not None else _setting("DIALIX_UZBEKVOICE_POLL_SECONDS", None)
+        self._api_key = api_key if api_key is not None else setting("UZBEKVOICE_API_KEY", "")
+        interval = poll_interval if poll_interval is not None else setting("DIALIX_UZBEKVOICE_POLL_SECONDS", None)
         self.poll_interval = float(interval) if interval else None
-        wait = max_wait if max_wait is not None else _setting("DIALIX_UZBEKVOICE_MAX_WAIT_SECONDS", None)
+        wait = max_wait if max_wait is not None else setting("DIALIX_UZBEKVOICE_MAX_WAIT_SECONDS", None)
         self.max_wait = float(wait) if wait else _default_max_wait()
         if submits_per_minute is None:
-            submits_per_minute = _setting("DIALIX_UZBEKVOICE_SUBMITS_PER_MINUTE", DEFAULT_SUBMITS_PER_MINUTE)
+            submits_per_minute = setting("DIALIX_UZBEKVOICE_SUBMITS_PER_MINUTE", DEFAULT_SUBMITS_PER_MINUTE)
         self.submits_per_minute = int(submits_per_minute or 0)
-        self.model = model if model is not None else _setting("DIALIX_UZBEKVOICE_MODEL", None)
+        self.model = model if model is not None else setting("DIALIX_UZBEKVOICE_MODEL", None)
         self._timeout = timeout
         self._session = session if session is not None else make_session(timeout=timeout)
         key_id = hashlib.sha256(self._api_key.encode()).hexdigest()[:16]
@@ -224,7 +225,7 @@ class UzbekVoiceStt:
                 f"UzbekVoice answered {what} with a body that is not JSON: {self._snippet(response.content)!r}"
             ) from None
         if not isinstance(body, dict):
-            raise BadResponse(f"UzbekVoice answered {what} with {_type_name(body)} instead of an object")
+            raise BadResponse(f"UzbekVoice answered {what} with {type_name(body)} instead of an object")
         return body
 
     def _transport_error(self, exc: requests.RequestException, what: str) -> TransientIntegrationError | BadResponse:
@@ -235,7 +236,7 @@ class UzbekVoiceStt:
         return BadResponse(f"The request to UzbekVoice for {what} failed: {type(exc).__name__}")
 
     def _snippet(self, value: bytes | str) -> str:
-        text = _snippet(value)
+        text = snippet(value, _SNIPPET_CHARS)
         return text.replace(self._api_key, "***") if self._api_key else text
 
 
@@ -250,7 +251,7 @@ def parse_result(result: Any, *, audio_seconds: float | None, language: str) -> 
         except ValueError:
             raise BadResponse("UzbekVoice task result is text, not the expected object") from None
     if not isinstance(result, dict):
-        raise BadResponse(f"UzbekVoice task result is {_type_name(result)}, not an object")
+        raise BadResponse(f"UzbekVoice task result is {type_name(result)}, not an object")
     text = result.get("text")
     offsets = result.get("offsets")
     if not isinstance(offsets, list):
@@ -260,9 +261,9 @@ def parse_result(result: Any, *, audio_seconds: float | None, language: str) -> 
     items: list[tuple[float, float, str, str | None, float | None]] = []
     for index, item in enumerate(offsets):
         if not isinstance(item, dict):
-            raise BadResponse(f"UzbekVoice word offset #{index} is {_type_name(item)}, not an object")
+            raise BadResponse(f"UzbekVoice word offset #{index} is {type_name(item)}, not an object")
         token, start, end = item.get("word"), item.get("start"), item.get("end")
-        if not isinstance(token, str) or not _is_number(start) or not _is_number(end):
+        if not isinstance(token, str) or not is_number(start) or not is_number(end):
             raise BadResponse(f"UzbekVoice word offset #{index} lacks word/start/end")
         token = token.strip()
         if not token:
@@ -270,9 +271,7 @@ def parse_result(result: Any, *, audio_seconds: float | None, language: str) -> 
         speaker = item.get("speaker")
         label = None if speaker is None or isinstance(speaker, bool) else str(speaker).strip() or None
         confidence = item.get("confidence")
-        items.append(
-            (start, end, token, label, confidence if _is_number(confidence) and 0 <= confidence <= 1 else None)
-        )
+        items.append((start, end, token, label, confidence if is_number(confidence) and 0 <= confidence <= 1 else None))
     if not items:
         raise NoSpeech("UzbekVoice heard no speech in the recording")
     scale = 1.0 if _offsets_in_ms(max(end for _, end, *_ in items), audio_seconds) else 1000.0
@@ -300,7 +299,7 @@ def parse_result(result: Any, *, audio_seconds: float | None, language: str) -> 
 
 def _default_max_wait() -> float:
     # Give up cleanly (a transient error the task retries) before Celery's soft time limit kills the task mid-poll.
-    soft_limit = _setting("CELERY_TASK_SOFT_TIME_LIMIT", None)
+    soft_limit = setting("CELERY_TASK_SOFT_TIME_LIMIT", None)
     if soft_limit:
         return max(min(DEFAULT_MAX_WAIT_SECONDS, float(soft_limit) - _CELERY_MARGIN_SECONDS), 60.0)
     return DEFAULT_MAX_WAIT_SECONDS
@@ -364,15 +363,15 @@ def _failure_reason(body: dict[str, Any]) -> str:
     for key in ("error", "message", "detail", "reason"):
         value = body.get(key)
         if isinstance(value, str) and value.strip():
-            return _snippet(value)
+            return snippet(value, _SNIPPET_CHARS)
     result = body.get("result")
     if isinstance(result, str) and result.strip():
-        return _snippet(result)
+        return snippet(result, _SNIPPET_CHARS)
     if isinstance(result, dict):
         for key in ("error", "message", "detail"):
             value = result.get(key)
             if isinstance(value, str) and value.strip():
-                return _snippet(value)
+                return snippet(value, _SNIPPET_CHARS)
     return f"the task ended with status {_status(body) or 'unknown'}"
 
 
@@ -435,31 +434,3 @@ def _limiter_for(account: str, per_minute: int) -> _Limiter:
         if limiter is None or limiter.per_minute != per_minute:
             limiter = _limiters[account] = _Limiter(per_minute)
         return limiter
-
-
-# --- helpers ----------------------------------------------------------------------------------------------------------
-
-
-def _setting(name: str, default: Any) -> Any:
-    # Read only for what the caller did not pass, so tests and scripts work without Django settings.
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
-
-    try:
-        return getattr(settings, name, default)
-    except ImproperlyConfigured:
-        return default
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "text", type(None): "null"}.get(type(value), type(value).__name__)
-
-
-def _snippet(value: str | bytes) -> str:
-    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-    text = " ".join(text.split())
-    return text if len(text) <= _SNIPPET_CHARS else text[: _SNIPPET_CHARS - 1] + "…"

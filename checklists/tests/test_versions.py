@@ -1,0 +1,66 @@
+import pytest
+
+from calls.tests.factories import CallFactory
+from checklists.models import ChecklistItem, ChecklistSection, VersionItem
+from checklists.services import checklist_publish, versions_for_call
+from checklists.tests.factories import ChecklistFactory
+from operators.tests.factories import OperatorFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _checklist_with_item(company, criterion="Greets the customer", **kwargs):
+    checklist = ChecklistFactory(company=company, **kwargs)
+    section = ChecklistSection.objects.create(company=company, checklist=checklist, title="Opening")
+    item = ChecklistItem.objects.create(
+        company=company, checklist=checklist, section=section, criterion=criterion, weight=2
+    )
+    return checklist, item
+
+
+def test_publish_freezes_items_and_publishing_unchanged_makes_no_new_version(company):
+    checklist, _ = _checklist_with_item(company)
+    first = checklist_publish(checklist=checklist)
+    assert first.number == 1
+    assert list(first.items.values_list("criterion", "weight")) == [("Greets the customer", 2)]
+    assert checklist_publish(checklist=checklist) is None
+
+
+def test_editing_an_item_makes_a_new_version_and_leaves_the_old_one_alone(company):
+    checklist, item = _checklist_with_item(company)
+    first = checklist_publish(checklist=checklist)
+    item.criterion, item.weight = "Greets the customer by name", 5
+    item.save()
+    second = checklist_publish(checklist=checklist)
+    assert second.number == 2
+    old = VersionItem.objects.get(version=first)
+    assert (old.criterion, old.weight) == ("Greets the customer", 2)  # old results keep their meaning
+    assert VersionItem.objects.get(version=second).weight == 5
+
+
+def test_versions_for_call_follow_direction_operator_and_active_flag(company):
+    op_a, op_b = OperatorFactory(company=company), OperatorFactory(company=company)
+    everyone, _ = _checklist_with_item(company, name="All")
+    inbound_only, _ = _checklist_with_item(company, name="Inbound", directions=["inbound"])
+    for_b, _ = _checklist_with_item(company, name="Only B")
+    for_b.operators.add(op_b)
+    inactive, _ = _checklist_with_item(company, name="Off", is_active=False)
+    unpublished = ChecklistFactory(company=company, name="Draft")
+    for checklist in (everyone, inbound_only, for_b, inactive):
+        checklist_publish(checklist=checklist)
+    assert unpublished.versions.count() == 0
+
+    call = CallFactory(company=company, operator=op_a, direction="outbound")
+    assert [v.checklist.name for v in versions_for_call(call=call)] == ["All"]
+    call_b = CallFactory(company=company, operator=op_b, direction="inbound")
+    assert [v.checklist.name for v in versions_for_call(call=call_b)] == ["All", "Inbound", "Only B"]
+
+
+def test_versions_for_call_use_the_latest_version(company):
+    checklist, item = _checklist_with_item(company)
+    checklist_publish(checklist=checklist)
+    item.weight = 9
+    item.save()
+    checklist_publish(checklist=checklist)
+    (version,) = versions_for_call(call=CallFactory(company=company))
+    assert version.number == 2
