@@ -1,0 +1,234 @@
+"""The offline engine (real Whisper base, real Resemblyzer) on the committed test calls, and the speaker logic.
+
+Tolerances are looser than the bench's goals (bench/stt.py measures those on every call): these tests catch a broken
+pipeline, not a 1-point drift. The model is loaded once per session (offline_recogniser in the root conftest.py); about
+50 s in all on 2 cores.
+"""
+
+import json
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.stt import attribution, normalise_words, word_error_rate
+from integrations.stt.base import Word
+from integrations.stt.errors import AudioUndecodable, NoSpeech
+from integrations.stt.pipeline import transcribe
+from integrations.stt.registry import get_recogniser
+from integrations.stt.speakers import (
+    identify_operator,
+    iter_pcm,
+    merge_channel_words,
+    pause_segments,
+    split_channels,
+    words_to_turns,
+)
+from integrations.stt.whisper_local import WhisperLocal, choose_language, to_original
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+CALLS = FIXTURES / "calls"
+EDGE = FIXTURES / "audio-edge"
+COMPANY_LANGUAGES = ("uz", "ru", "en")
+
+
+def truth(call_id: str) -> dict:
+    return json.loads((CALLS / f"{call_id}.json").read_text())
+
+
+# --- the real engine on real audio -------------------------------------------------------------------------------
+
+
+def test_english_stereo_call_is_transcribed_with_speakers_from_the_channels(offline_recogniser) -> None:
+    expected = truth("en-01-sale")
+
+    transcript = transcribe(
+        CALLS / "en-01-sale.stereo8k.mp3",
+        recogniser=offline_recogniser,
+        languages=COMPANY_LANGUAGES,
+        operator_channel="left",
+        direction="inbound",
+    )
+
+    text = " ".join(word.text for word in transcript.words)
+    assert word_error_rate(expected["normalised_reference_text"], text) <= 0.10, text
+    assert attribution(transcript.words, expected["turns"]) >= 0.95
+    assert (transcript.language, transcript.speaker_method, transcript.low_confidence) == ("en", "channels", False)
+    assert transcript.engine == "offline:whisper-base"
+    assert [turn.speaker for turn in transcript.turns[:2]] == ["operator", "customer"]
+    assert "dialix" in normalise_words(transcript.turns[0].text)
+    assert abs(transcript.duration_ms - expected["duration_seconds"] * 1000) < 500
+
+
+def test_russian_mono_call_is_diarized_and_the_operator_found(offline_recogniser) -> None:
+    expected = truth("ru-01-sale")
+
+    transcript = transcribe(
+        CALLS / "ru-01-sale.mono8k.mp3",
+        recogniser=offline_recogniser,
+        languages=COMPANY_LANGUAGES,  # detected among ru and en; Uzbek is never detected
+        direction="inbound",
+        operator_cues=("Dialix Market",),  # the company name in Latin letters matches "Диаликс Маркет"
+    )
+
+    assert transcript.language == "ru"
+    assert transcript.language_probability > 0.9
+    assert transcript.speaker_method == "diarization"
+    text = " ".join(word.text for word in transcript.words)
+    assert word_error_rate(expected["normalised_reference_text"], text) <= 0.15, text
+    # Above 0.5 the roles are right too: with two speakers, swapped roles would score 1 - attribution.
+    assert attribution(transcript.words, expected["turns"]) >= 0.90
+    assert transcript.turns[0].speaker == "operator"
+    assert any(note.startswith("operator identified by") for note in transcript.notes)
+
+
+def test_uzbek_call_is_transcribed_in_uzbek_and_marked_low_confidence(offline_recogniser) -> None:
+    transcript = transcribe(CALLS / "uz-02-complaint.mono8k.mp3", recogniser=offline_recogniser, languages=("uz",))
+
+    assert transcript.language == "uz"
+    assert transcript.low_confidence is True
+    assert any("does not read Uzbek" in note for note in transcript.notes)
+    assert len(transcript.words) >= 10
+    assert {turn.speaker for turn in transcript.turns} <= {"operator", "customer"}
+
+
+def test_language_is_detected_among_the_company_languages_and_uzbek_only_by_elimination(offline_recogniser) -> None:
+    model = offline_recogniser.model
+
+    def heard(call: str, languages) -> tuple[str, float | None]:
+        return choose_language(model, np.concatenate(list(iter_pcm(CALLS / call))), languages)
+
+    language, probability = heard("ru-04-information.mono8k.mp3", COMPANY_LANGUAGES)
+    assert language == "ru" and probability > 0.9
+    # Whisper hears these (Kyrgyz-voiced) Uzbek calls as Georgian or Armenian: neither Russian nor English is likely.
+    assert heard("uz-02-complaint.mono8k.mp3", COMPANY_LANGUAGES) == ("uz", None)
+    assert heard("uz-02-complaint.mono8k.mp3", ("ru", "en"))[0] in ("ru", "en")  # no Uzbek allowed: never Uzbek
+    assert heard("en-04-information.mono8k.mp3", ("uz",)) == ("uz", None)  # the one language allowed is forced
+
+
+@pytest.mark.parametrize("name", ["silence.mp3", "tone.wav", "empty.wav"])
+def test_audio_without_speech_ends_with_no_speech(offline_recogniser, name: str) -> None:
+    with pytest.raises(NoSpeech):
+        transcribe(EDGE / name, recogniser=offline_recogniser, languages=COMPANY_LANGUAGES)
+
+
+@pytest.mark.parametrize("name", ["not-audio.mp3", "truncated.mp3"])
+def test_a_file_that_is_not_audio_ends_with_audio_undecodable(offline_recogniser, name: str) -> None:
+    with pytest.raises(AudioUndecodable, match=name):
+        transcribe(EDGE / name, recogniser=offline_recogniser, languages=COMPANY_LANGUAGES)
+
+
+# --- speaker logic, no model ---------------------------------------------------------------------------------------
+
+
+def w(start: int, end: int, text: str, speaker: str | None = None) -> Word:
+    return Word(start_ms=start, end_ms=end, text=text, speaker=speaker)
+
+
+def test_channel_words_are_labelled_and_merged_by_start_time() -> None:
+    operator = [w(0, 400, "Hello,"), w(450, 900, "Dialix."), w(3000, 3300, "Sure.")]
+    customer = [w(1200, 1500, "Hi,"), w(1550, 2000, "question."), w(3100, 3400, "Thanks.")]
+
+    merged = merge_channel_words(operator, customer)
+
+    assert [(word.text, word.speaker) for word in merged] == [
+        ("Hello,", "operator"),
+        ("Dialix.", "operator"),
+        ("Hi,", "customer"),
+        ("question.", "customer"),
+        ("Sure.", "operator"),
+        ("Thanks.", "customer"),
+    ]
+
+
+def test_turns_are_cut_at_every_speaker_change() -> None:
+    words = [
+        w(0, 400, "Hello,", "operator"),
+        w(450, 900, "Dialix.", "operator"),
+        w(1200, 1500, "Hi,", "customer"),
+        w(1550, 2000, "question.", "customer"),
+        w(3000, 3300, "Sure.", "operator"),
+    ]
+
+    turns = words_to_turns(words)
+
+    assert [(t.speaker, t.start_ms, t.end_ms, t.text) for t in turns] == [
+        ("operator", 0, 900, "Hello, Dialix."),
+        ("customer", 1200, 2000, "Hi, question."),
+        ("operator", 3000, 3300, "Sure."),
+    ]
+    assert words_to_turns([]) == ()
+
+
+def test_a_measured_pause_splits_a_segment_even_when_whisper_stretches_a_word_over_it() -> None:
+    words = [w(0, 500, "a"), w(500, 1400, "b"), w(1400, 1800, "c"), w(2300, 2600, "d")]
+
+    assert pause_segments(words) == [[0, 1, 2], [3]]  # only the 500 ms gap between words
+    assert pause_segments(words, pauses=[(1000, 1350)]) == [[0, 1], [2], [3]]
+
+
+def test_operator_is_the_speaker_with_the_greeting_and_company_name_not_merely_the_first() -> None:
+    # An inbound complaint: the customer's long complaint is the first substantial segment, but the operator's
+    # phrases and the direction (the operator answers) outweigh it. The engine misspelt the company's name.
+    words = [
+        w(0, 500, "Алло.", "1"),
+        w(600, 1000, "Слушаю.", "1"),
+        w(1500, 2000, "Здравствуйте,", "0"),
+        w(2000, 4500, "я звоню про заказ, который не привезли.", "0"),
+        w(5000, 6000, "Диалекс", "1"),
+        w(6000, 7000, "Маркет,", "1"),
+        w(7000, 8000, "чем могу помочь?", "1"),
+    ]
+
+    operator, reason = identify_operator(words, direction="inbound", operator_cues=["Dialix Market"])
+
+    assert operator == "1"
+    assert reason == "phrases: operator phrases 'dialix market', 'чем могу помочь'"
+    assert identify_operator(words[:4], direction="inbound")[0] == "1"  # no phrases: the one who answered
+
+
+def test_outbound_call_picked_up_with_allo_makes_the_other_speaker_the_operator() -> None:
+    words = [w(0, 600, "Алло?", "A"), w(1200, 4000, "Добрый день, это служба доставки.", "B")]
+
+    assert identify_operator(words, direction="outbound") == (
+        "B",
+        "direction: outbound call: the customer picked up first",
+    )
+    assert identify_operator([w(0, 600, "Алло?", "A"), w(1200, 4000, "Да?", "B")], direction="outbound")[0] == "B"
+
+
+def test_word_times_in_the_joined_speech_map_back_to_the_recording() -> None:
+    # Two speech stretches of a channel, at 1 s and 5 s of the recording, joined with 1 s of silence between them.
+    layout = [(0, 16_000, 8_000), (24_000, 80_000, 16_000)]
+
+    assert to_original(1_600, 4_800, layout) == (17_600, 20_800)  # in the first stretch
+    assert to_original(25_600, 32_000, layout) == (81_600, 88_000)  # in the second
+    assert to_original(7_000, 12_000, layout) == (23_000, 24_000)  # runs into the gap: clipped to its stretch
+    assert to_original(21_000, 26_000, layout) == (80_000, 82_000)  # starts in the gap, mostly in the second
+
+
+def test_identical_stereo_channels_are_recognised_as_a_mono_recording(tmp_path: Path) -> None:
+    samples = (np.sin(np.arange(8000) * 2 * np.pi * 440 / 8000) * 8000).astype("<i2")
+    path = tmp_path / "dual-mono.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(np.repeat(samples, 2).tobytes())
+
+    with split_channels(path) as pair:
+        assert pair.identical
+        assert not pair.silent("left") and not pair.silent("right")
+        with wave.open(str(pair.left)) as left:
+            assert (left.getnchannels(), left.getframerate(), left.getnframes()) == (1, 8000, 8000)
+    assert not pair.left.exists()
+
+
+def test_registry_builds_the_offline_engine_without_loading_a_model() -> None:
+    recogniser = get_recogniser("offline")
+
+    assert isinstance(recogniser, WhisperLocal)
+    assert (recogniser.name, recogniser.provides_speakers) == ("offline:whisper-base", False)
+    with pytest.raises(ValueError, match="Unknown speech-to-text engine"):
+        get_recogniser("pocketsphinx")
