@@ -219,6 +219,11 @@ if not FIELD_ENCRYPTION_KEYS:
     FIELD_ENCRYPTION_KEYS = ["ZGV2LW9ubHktbm90LXNlY3JldC1kZXYtb25seS1rZXk="]  # dev only: 32 bytes, base64
 
 DIALIX_STT_ENGINE = env("DIALIX_STT_ENGINE", default="offline")
+# Offline engine: a CTranslate2 Whisper model directory (empty = Whisper base joined from its PyPI packages into
+# DIALIX_MODEL_CACHE_DIR, default <VAR_DIR>/models) and the CPU threads one recognition may use.
+DIALIX_WHISPER_MODEL_DIR = env("DIALIX_WHISPER_MODEL_DIR", default="")
+DIALIX_MODEL_CACHE_DIR = env("DIALIX_MODEL_CACHE_DIR", default="")
+DIALIX_STT_CPU_THREADS = env.int("DIALIX_STT_CPU_THREADS", default=2)
 DIALIX_AUTO_TRANSCRIBE = env.bool("DIALIX_AUTO_TRANSCRIBE", default=True)  # queue STT as soon as a recording is stored
 DIALIX_ANALYZER_ENGINE = env("DIALIX_ANALYZER_ENGINE", default="offline")
 DIALIX_AUTO_ANALYSE = env.bool("DIALIX_AUTO_ANALYSE", default=True)  # queue analysis as soon as a transcript is saved
