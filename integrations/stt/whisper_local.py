@@ -48,10 +48,10 @@ VAD_MIN_SILENT_SHARE = 0.35
 VAD_PARAMETERS = {"threshold": 0.3, "min_silence_duration_ms": 500}
 SPEECH_GAP_SECONDS = 1.0
 # Whisper drops a window it thinks silent only when it is also unsure of the text (log-probability < -1). Over the
-# silence that ends a channel's speech it wrote a subtitle credit ("Редактор субтитров ...", log-probability -0.9):
-# text from a window that is probably silent and not quite sure of itself is dropped too.
+# silence that ends a channel's speech it wrote a subtitle credit ("Редактор субтитров ...", log-probability -0.9)
+# whose words the alignment could place on no audio (zero length). Such a segment in a probably silent window is
+# dropped; log-probability alone cannot tell it from Uzbek, which the model reads just as unsurely.
 NO_SPEECH_PROBABILITY = 0.6
-HALLUCINATION_LOGPROB = -0.5
 # Whisper base does not know Uzbek and writes it out by sound; its fallback to sampling at temperatures up to 1.0 then
 # loops (RTF 0.9 on a test call). Fewer, cooler fallbacks and a mild repetition penalty keep Uzbek at RTF ~0.15.
 UZBEK_DECODING = {"temperature": [0.0, 0.2, 0.4], "repetition_penalty": 1.1}
@@ -160,6 +160,13 @@ def silent_share(audio: np.ndarray) -> float:
     return float(np.mean(decibels < max(float(np.percentile(decibels, 95)) - 35, -60)))
 
 
+def _made_up(segment) -> bool:
+    """A segment of a probably silent window whose words mostly have no length: text Whisper invented."""
+    words = segment.words or []
+    unplaced = sum(1 for word in words if word.end - word.start < 0.02)
+    return segment.no_speech_prob > NO_SPEECH_PROBABILITY and len(words) >= 2 and unplaced * 2 >= len(words)
+
+
 def speech_only(audio: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
     """The speech stretches of `audio` (Silero VAD) joined with SPEECH_GAP_SECONDS of silence between them, and for
     each stretch (start in the joined audio, start in `audio`, length), in samples."""
@@ -230,8 +237,8 @@ class WhisperLocal:
                 **(UZBEK_DECODING if language == "uz" else {}),
             )
             for segment in segments:  # a generator: Whisper decodes window by window as we iterate
-                if segment.no_speech_prob > NO_SPEECH_PROBABILITY and segment.avg_logprob < HALLUCINATION_LOGPROB:
-                    continue  # text made up over silence
+                if _made_up(segment):
+                    continue
                 for word in segment.words or ():
                     text = word.word.strip()
                     if not text:
