@@ -75,9 +75,7 @@ def find_quote(quote: str, turns: Sequence[TurnText] | TranscriptIndex) -> tuple
     return index.find(quote)
 
 
-def check_verdict(
-    verdict: ItemVerdict, item: ItemSpec, turns: Sequence[TurnText] | TranscriptIndex
-) -> CheckedVerdict:
+def check_verdict(verdict: ItemVerdict, item: ItemSpec, turns: Sequence[TurnText] | TranscriptIndex) -> CheckedVerdict:
     """The verdict as it may be stored: 'met' needs a quote that was really said, by the right side; otherwise the
     item becomes needs_review with the reason. The evidence time is taken from the transcript, not the model."""
     reason = verdict.reason

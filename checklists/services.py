@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Avg, Count, F, Max, Q, QuerySet
 from django.utils import timezone
 
-from calls.models import Call, CallStatus, Utterance
+from calls.models import Call, CallStatus, Transcript, Utterance
 from calls.services.pipeline import call_mark_failed
 from checklists.evidence import TranscriptIndex, check_verdict
 from checklists.models import (
@@ -217,11 +217,16 @@ def call_analyse(*, call_id: int, engine: str | None = None) -> Call | None:
         except PermanentIntegrationError as exc:
             call_mark_failed(call_id=call_id, code="analysis_failed", reason=f"{type(exc).__name__}: {exc}")
             return Call.objects.get(pk=call_id)
-    _save_analysis(call, versions, request, analysis)
+    low_confidence = Transcript.objects.filter(call=call, low_confidence=True).exists()
+    _save_analysis(call, versions, request, analysis, low_confidence=low_confidence)
     return Call.objects.get(pk=call_id)
 
 
-def _save_analysis(call: Call, versions: list[ChecklistVersion], request: AnalysisRequest, analysis: Analysis) -> None:
+def _save_analysis(
+    call: Call, versions: list[ChecklistVersion], request: AnalysisRequest, analysis: Analysis, *, low_confidence: bool
+) -> None:
+    """low_confidence: the transcript is not reliable (e.g. Uzbek read offline), so no scorecard may auto-fail the call
+    on it; every scorecard waits for a supervisor's review instead."""
     verdicts = {v.key: v for v in analysis.verdicts}
     specs = {item.key: item for item in request.items}
     index = TranscriptIndex(request.turns)
@@ -280,8 +285,8 @@ def _save_analysis(call: Call, versions: list[ChecklistVersion], request: Analys
             outcome = score_items(scored)
             scorecard.score, scorecard.auto_fail, scorecard.needs_review = (
                 outcome.score,
-                outcome.auto_fail,
-                outcome.needs_review,
+                outcome.auto_fail and not low_confidence,
+                outcome.needs_review or low_confidence,
             )
         Scorecard.objects.bulk_create([s for s, _ in scorecards])
         ItemResult.objects.bulk_create(results)

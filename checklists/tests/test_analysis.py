@@ -113,3 +113,12 @@ def test_critical_item_not_met_flags_auto_fail_and_the_console_filters_it(compan
     assert Call.objects.get(pk=call.pk).auto_fail is True
     page = supervisor_client.get("/admin/calls/call/?auto_fail__exact=1").content.decode()
     assert call.pbx_call_id in page or "AUTO-FAIL" in page
+
+
+def test_low_confidence_transcript_never_auto_fails_and_asks_for_review(company, checklists):
+    call = transcribed_call_from_fixture(company, "uz-02-complaint")
+    Transcript.objects.filter(call=call).update(low_confidence=True)  # e.g. Uzbek read by the offline engine
+    call = call_analyse(call_id=call.pk)
+    assert call.status == CallStatus.DONE
+    assert (call.auto_fail, call.needs_review) == (False, True)
+    assert not Scorecard.objects.filter(call=call, auto_fail=True).exists()
