@@ -359,11 +359,10 @@ def scorecard_recompute(*, scorecard_id: int) -> Scorecard:
     outcome = score_items(
         ScoredItem(answer=r.answer, weight=r.version_item.weight, is_critical=r.version_item.is_critical) for r in rows
     )
-    scorecard.score, scorecard.auto_fail, scorecard.needs_review = (
-        outcome.score,
-        outcome.auto_fail,
-        outcome.needs_review,
-    )
+    low_confidence = Transcript.objects.filter(call_id=scorecard.call_id, low_confidence=True).exists()
+    scorecard.score = outcome.score
+    scorecard.auto_fail = outcome.auto_fail and not low_confidence  # the same rule as at analysis time
+    scorecard.needs_review = outcome.needs_review or low_confidence
     scorecard.save(update_fields=["score", "auto_fail", "needs_review", "updated_at"])
     _update_call_score(scorecard.call_id)
     return scorecard
