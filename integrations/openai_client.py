@@ -12,6 +12,13 @@ from email.utils import parsedate_to_datetime
 
 import openai
 
+from integrations.errors import (
+    AuthFailed,
+    IntegrationError,
+    PermanentIntegrationError,
+    RateLimited,
+    TransientIntegrationError,
+)
 from integrations.wire import setting, snippet
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -89,3 +96,26 @@ def vendor_message(body: object) -> str:
     """The ``message`` of an error body, shortened; "" when there is none."""
     message = body.get("message") if isinstance(body, dict) else None
     return snippet(message, _MESSAGE_CHARS) if isinstance(message, str) else ""
+
+
+def status_error(exc: openai.APIStatusError, *, model: str) -> IntegrationError | None:
+    """The mapping of an HTTP error that every OpenAI request shares, or None for what the caller must decide
+    (other 4xx: the request's own fault). The vendor's message is quoted only where it cannot echo our key
+    (401 messages contain a masked key)."""
+    status = exc.status_code
+    code = exc.code or exc.type or ""
+    if status == 401:
+        return AuthFailed("OpenAI rejected the API key; set a valid OPENAI_API_KEY")
+    if status == 403:
+        return AuthFailed(f"OpenAI refused access for this key ({code or 'HTTP 403'}), e.g. an unsupported region")
+    if status == 429:
+        if code == "insufficient_quota":
+            return PermanentIntegrationError("OpenAI account is out of credits or over its spend limit")
+        return RateLimited("OpenAI rate limit reached", retry_after=retry_after(exc.response.headers))
+    if status in (408, 409) or status >= 500:
+        return TransientIntegrationError(f"OpenAI answered HTTP {status} ({code or 'server error'})")
+    if status == 404:
+        return PermanentIntegrationError(
+            f"OpenAI does not offer model {model!r} to this key or the URL is wrong ({code or 'HTTP 404'})"
+        )
+    return None

@@ -27,12 +27,11 @@ from integrations.errors import (
     BadResponse,
     IntegrationError,
     PermanentIntegrationError,
-    RateLimited,
     TransientIntegrationError,
 )
 from integrations.llm.base import OUTCOMES, Analysis, AnalysisRequest, ItemSpec, ItemVerdict, TurnText, Usage
 from integrations.llm.errors import SchemaViolation
-from integrations.openai_client import DEFAULT_BASE_URL, make_openai_client, retry_after, vendor_message
+from integrations.openai_client import DEFAULT_BASE_URL, make_openai_client, status_error, vendor_message
 from integrations.wire import is_number, setting, snippet, type_name
 
 logger = logging.getLogger(__name__)
@@ -223,21 +222,9 @@ class OpenAIAnalyzer:
             "llm_openai_http_error",
             extra={"status": status, "code": exc.code, "type": exc.type, "request_id": exc.request_id},
         )
-        # The vendor's message is quoted only where it cannot echo our key (401 messages contain a masked key).
-        if status == 401:
-            return AuthFailed("OpenAI rejected the API key; set a valid OPENAI_API_KEY")
-        if status == 403:
-            return AuthFailed(f"OpenAI refused access for this key ({code or 'HTTP 403'}), e.g. an unsupported region")
-        if status == 429:
-            if code == "insufficient_quota":
-                return PermanentIntegrationError("OpenAI account is out of credits or over its spend limit")
-            return RateLimited("OpenAI rate limit reached", retry_after=retry_after(exc.response.headers))
-        if status in (408, 409) or status >= 500:
-            return TransientIntegrationError(f"OpenAI answered HTTP {status} ({code or 'server error'})")
-        if status == 404:
-            return PermanentIntegrationError(
-                f"OpenAI does not offer model {self.model!r} to this key or the URL is wrong ({code or 'HTTP 404'})"
-            )
+        shared = status_error(exc, model=self.model)
+        if shared is not None:
+            return shared
         if 400 <= status < 500:
             # e.g. context_length_exceeded, a model without json_schema support, an invalid strict schema
             message = vendor_message(exc.body) or f"HTTP {status}"

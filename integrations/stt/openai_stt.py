@@ -25,14 +25,13 @@ from integrations.errors import (
     BadResponse,
     IntegrationError,
     PermanentIntegrationError,
-    RateLimited,
     TransientIntegrationError,
 )
 from integrations.openai_client import (
     DEFAULT_BASE_URL,
     make_openai_client,
     parse_reset_duration,  # noqa: F401  (moved to integrations.openai_client; still importable from here)
-    retry_after,
+    status_error,
     vendor_message,
 )
 from integrations.stt.base import Recognition, Word
@@ -229,17 +228,9 @@ class OpenAIStt:
             "stt_openai_http_error",
             extra={"status": status, "code": exc.code, "type": exc.type, "request_id": exc.request_id},
         )
-        # The vendor's message is quoted only where it cannot echo our key (401 messages contain a masked key).
-        if status == 401:
-            return AuthFailed("OpenAI rejected the API key; set a valid OPENAI_API_KEY")
-        if status == 403:
-            return AuthFailed(f"OpenAI refused access for this key ({code or 'HTTP 403'}), e.g. an unsupported region")
-        if status == 429:
-            if code == "insufficient_quota":
-                return PermanentIntegrationError("OpenAI account is out of credits or over its spend limit")
-            return RateLimited("OpenAI rate limit reached", retry_after=retry_after(exc.response.headers))
-        if status in (408, 409) or status >= 500:
-            return TransientIntegrationError(f"OpenAI answered HTTP {status} ({code or 'server error'})")
+        shared = status_error(exc, model=self.model)
+        if shared is not None:
+            return shared
         if status == 413 or (status == 400 and _SIZE_ERROR.search(message)):
             return AudioTooLarge(f"OpenAI refused the upload as too large: {message or 'HTTP 413'}")
         if (
@@ -248,10 +239,6 @@ class OpenAIStt:
             and (exc.param == "file" or code == "unsupported_format" or _AUDIO_ERROR.search(message))
         ):
             return AudioUndecodable(f"OpenAI could not decode the audio: {message or 'HTTP 400'}")
-        if status == 404:
-            return PermanentIntegrationError(
-                f"OpenAI does not offer model {self.model!r} to this key or the URL is wrong ({code or 'HTTP 404'})"
-            )
         if 400 <= status < 500:
             return PermanentIntegrationError(f"OpenAI rejected the transcription request (HTTP {status}): {message}")
         return BadResponse(f"OpenAI answered the transcription with HTTP {status}")
