@@ -1,8 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
 
-from checklists.models import Checklist, ChecklistItem, ChecklistSection, ChecklistVersion, ItemResult
+from checklists.models import CALL_DIRECTIONS, Checklist, ChecklistItem, ChecklistSection, ChecklistVersion, ItemResult
 from checklists.services import OverrideInvalid, checklist_publish, item_result_override
 from companies.admin import CompanyScopedAdmin, CompanyScopedInline
 from companies.tenancy import company_for
@@ -25,7 +26,8 @@ class ItemInline(CompanyScopedInline):
 
     def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
         if db_field.name == "section":
-            # Only this checklist's sections (add sections first, save, then items).
+            # Only this checklist's sections (add sections first, save, then items); the base class adds the
+            # company filter on top.
             checklist = getattr(self, "_checklist", None)
             kwargs["queryset"] = (
                 ChecklistSection.objects.filter(checklist=checklist) if checklist else ChecklistSection.objects.none()
@@ -38,8 +40,22 @@ class ItemInline(CompanyScopedInline):
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
+class ChecklistForm(forms.ModelForm):
+    directions = forms.MultipleChoiceField(
+        choices=CALL_DIRECTIONS,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Call directions it applies to; none ticked: every call.",
+    )
+
+    class Meta:
+        model = Checklist
+        fields = ["company", "name", "description", "is_active", "directions", "operators"]
+
+
 @admin.register(Checklist)
 class ChecklistAdmin(CompanyScopedAdmin):
+    form = ChecklistForm
     list_display = ["name", "is_active", "directions", "latest_version", "updated_at"]
     list_select_related = ["company"]
     list_filter = ["is_active"]
@@ -58,7 +74,16 @@ class ChecklistAdmin(CompanyScopedAdmin):
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        version = checklist_publish(checklist=form.instance, by=request.user)
+        checklist = form.instance
+        if not checklist.items.exists():
+            self.message_user(
+                request,
+                f"“{checklist.name}” is a draft: it has no items, so it is not published and scores no call. "
+                "Add sections, save, then add items.",
+                messages.WARNING,
+            )
+            return
+        version = checklist_publish(checklist=checklist, by=request.user)
         if version is not None:
             self.message_user(
                 request,
@@ -82,13 +107,21 @@ class ChecklistVersionAdmin(CompanyScopedAdmin):
 
 class OverrideForm(forms.ModelForm):
     new_answer = forms.ChoiceField(
-        choices=[("met", "Met"), ("not_met", "Not met"), ("na", "Not applicable")], required=True
+        choices=[("", "— choose —"), ("met", "Met"), ("not_met", "Not met"), ("na", "Not applicable")],
+        required=True,
+        label="New answer",
     )
     why = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=True, label="Reason")
 
     class Meta:
         model = ItemResult
         fields: list[str] = []
+
+    def clean_new_answer(self) -> str:
+        answer = self.cleaned_data["new_answer"]
+        if answer == "na" and self.instance.pk and not self.instance.version_item.allow_na:
+            raise forms.ValidationError("This item does not allow “not applicable”.")
+        return answer
 
 
 @admin.register(ItemResult)
@@ -118,6 +151,14 @@ class ItemResultAdmin(CompanyScopedAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # a machine's answer is corrected, never deleted: the scorecard would lose an item
+
+    def response_change(self, request: HttpRequest, obj: ItemResult):
+        if "_continue" in request.POST or "_save" not in request.POST:
+            return super().response_change(request, obj)
+        return HttpResponseRedirect(reverse("admin:calls_call_change", args=[obj.call_id]))  # back to the call
 
     def save_model(self, request: HttpRequest, obj: ItemResult, form, change: bool) -> None:
         company = obj.company if request.user.is_superuser else company_for(request)

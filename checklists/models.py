@@ -1,8 +1,23 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
 from companies.tenancy import CompanyOwned
+
+# The call directions a checklist may be limited to (the values of calls.models.Direction; checklists does not import
+# calls, so the pair is repeated here and a test keeps them equal).
+CALL_DIRECTIONS = [("inbound", "Inbound"), ("outbound", "Outbound")]
+
+
+def validate_directions(value: object) -> None:
+    allowed = [code for code, _ in CALL_DIRECTIONS]
+    if not isinstance(value, list) or any(item not in allowed for item in value) or len(set(value)) != len(value):
+        raise ValidationError(
+            "Directions must be a list of distinct values among %(allowed)s (empty: every call).",
+            params={"allowed": ", ".join(allowed)},
+            code="invalid_directions",
+        )
 
 
 class ItemSpeaker(models.TextChoices):
@@ -19,7 +34,10 @@ class Checklist(CompanyOwned):
     description = models.TextField(blank=True, default="")
     is_active = models.BooleanField(default=True)
     directions = models.JSONField(
-        default=list, blank=True, help_text='Call directions it applies to: ["inbound"], ["outbound"] or empty for all.'
+        default=list,
+        blank=True,
+        validators=[validate_directions],
+        help_text='Call directions it applies to: ["inbound"], ["outbound"] or empty for all.'
     )
     operators = models.ManyToManyField(
         "operators.Operator", blank=True, related_name="checklists", help_text="Empty: every operator."

@@ -119,7 +119,11 @@ def versions_for_call(*, call: Call) -> list[ChecklistVersion]:
         checklists = checklists.filter(Q(operator_count=0) | Q(operators=call.operator_id))
     else:
         checklists = checklists.filter(operator_count=0)
-    chosen = [c for c in checklists.distinct() if not c.directions or call.direction in c.directions]
+    chosen = [
+        c
+        for c in checklists.distinct()
+        if not c.directions or (isinstance(c.directions, list) and call.direction in c.directions)
+    ]
     if not chosen:
         return []
     wanted = Q()
@@ -233,6 +237,7 @@ def _save_analysis(
     source = ResultSource.RULES if analysis.engine.startswith("offline") else ResultSource.MODEL
     usage = analysis.usage
     with transaction.atomic():
+        corrections = _supervisor_corrections(call)
         CallAnalysis.objects.filter(call=call).delete()
         Scorecard.objects.filter(call=call).delete()  # cascades to item results: replace, never append
         CallAnalysis.objects.create(
@@ -265,21 +270,29 @@ def _save_analysis(
                 else:
                     checked = check_verdict(verdict, specs[str(item.pk)], index)
                     answer = checked.answer
-                scored.append(ScoredItem(answer=answer, weight=item.weight, is_critical=item.is_critical))
-                results.append(
-                    ItemResult(
-                        company_id=call.company_id,
-                        scorecard=scorecard,
-                        call=call,
-                        version_item=item,
-                        answer=answer,
-                        evidence_quote=checked.evidence_quote if checked else "",
-                        evidence_speaker=checked.evidence_speaker if checked else "",
-                        evidence_ms=checked.evidence_ms if checked else None,
-                        reason=checked.reason if checked else "The analyser gave no answer for this item.",
-                        source=source,
-                    )
+                result = ItemResult(
+                    company_id=call.company_id,
+                    scorecard=scorecard,
+                    call=call,
+                    version_item=item,
+                    answer=answer,
+                    evidence_quote=checked.evidence_quote if checked else "",
+                    evidence_speaker=checked.evidence_speaker if checked else "",
+                    evidence_ms=checked.evidence_ms if checked else None,
+                    reason=checked.reason if checked else "The analyser gave no answer for this item.",
+                    source=source,
                 )
+                correction = corrections.get(item.pk) or corrections.get(_item_identity(item))
+                if correction is not None:
+                    # The supervisor's answer stays the answer; the machine's new answer is kept beside it, so the
+                    # call page can show where the two now disagree.
+                    result.original_answer, result.original_source = result.answer, result.source
+                    result.answer, result.source = correction.answer, ResultSource.HUMAN
+                    result.override_reason = correction.override_reason
+                    result.overridden_by_id = correction.overridden_by_id
+                    result.overridden_at = correction.overridden_at
+                scored.append(ScoredItem(answer=result.answer, weight=item.weight, is_critical=item.is_critical))
+                results.append(result)
             scorecards.append((scorecard, scored))
         for scorecard, scored in scorecards:
             outcome = score_items(scored)
@@ -292,6 +305,21 @@ def _save_analysis(
         ItemResult.objects.bulk_create(results)
         _update_call_score(call.pk, status=CallStatus.DONE, from_status=CallStatus.ANALYSING)
     logger.info("call_analysed", extra={"company_id": call.company_id, "call_id": call.pk, "engine": analysis.engine})
+
+
+def _item_identity(item: VersionItem) -> tuple:
+    """What makes a corrected item the same question in a newer version: its source item and its wording."""
+    return (item.source_item_id, item.criterion, item.allow_na, item.speaker)
+
+
+def _supervisor_corrections(call: Call) -> dict:
+    """The call's supervisor answers, by version item and by item identity (an unchanged item of a newer version)."""
+    found: dict = {}
+    for result in ItemResult.objects.filter(call=call, source=ResultSource.HUMAN).select_related("version_item"):
+        found[result.version_item_id] = result
+        if result.version_item.source_item_id is not None:
+            found.setdefault(_item_identity(result.version_item), result)
+    return found
 
 
 def _update_call_score(call_id: int, *, status: str | None = None, from_status: str | None = None) -> None:

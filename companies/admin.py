@@ -1,7 +1,10 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.db import models
+from django.core.exceptions import ValidationError
+from django.db import DEFAULT_DB_ALIAS, models
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
 from companies.models import ApiToken, Company, Membership
@@ -11,6 +14,71 @@ from companies.tenancy import company_for
 
 def _has_company_field(model: type[models.Model]) -> bool:
     return any(f.name == "company" and f.is_relation for f in model._meta.get_fields())
+
+
+def _company_unique_errors(instance: models.Model, form: forms.BaseForm) -> list[tuple[str | None, str]]:
+    """The model's unique constraints that include `company`, checked against the database for this instance.
+
+    Django skips them in an admin form because `company` is not a form field (it is set from the user's membership),
+    so a duplicate would reach the database and answer 500. Each violation becomes a (form field or None, message).
+    """
+    if getattr(instance, "company_id", None) is None:
+        return []
+    model = type(instance)
+    found: list[tuple[str | None, str]] = []
+    for constraint in model._meta.constraints:
+        fields = list(getattr(constraint, "fields", ()) or ())
+        if not isinstance(constraint, models.UniqueConstraint) or "company" not in fields:
+            continue
+        others = [name for name in fields if name != "company"]
+        if any(name in form.errors for name in others):
+            continue  # the value is already wrong for another reason
+        try:
+            constraint.validate(model, instance, using=DEFAULT_DB_ALIAS)
+        except ValidationError:
+            visible = [name for name in others if name in form.fields]
+            if visible:
+                labels = ", ".join(_lower_first(str(form.fields[name].label or name)) for name in visible)
+                found.append((visible[0], f"Another {model._meta.verbose_name} of your company has this {labels}."))
+            else:
+                found.append((None, f"Only one {model._meta.verbose_name} per company: edit the existing one instead."))
+    return found
+
+
+def _lower_first(label: str) -> str:
+    """'Name' -> 'name', but 'PBX extension' stays as it is."""
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
+
+
+class CompanyScopedForm(forms.ModelForm):
+    """Admin form of a company-owned row: the row gets the user's company before validation, so the unique rules on
+    (company, ...) are checked in the form and a duplicate is a field error, not a database error."""
+
+    dialix_company = None  # set by CompanyScopedAdmin.get_form for members; superusers pick a company in the form
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.dialix_company is not None and self.instance.company_id is None:
+            self.instance.company = self.dialix_company
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        for field, message in _company_unique_errors(self.instance, self):
+            self.add_error(field, message)
+
+
+class CompanyInlineFormSet(BaseInlineFormSet):
+    """Every inline row belongs to its parent's company: new rows take it before validation and again on save."""
+
+    def _construct_form(self, i, **kwargs):
+        form = super()._construct_form(i, **kwargs)
+        if getattr(self.instance, "company_id", None) is not None and form.instance.company_id is None:
+            form.instance.company_id = self.instance.company_id
+        return form
+
+    def save_new(self, form, commit=True):
+        form.instance.company_id = self.instance.company_id
+        return super().save_new(form, commit=commit)
 
 
 class CompanyScopedAdmin(admin.ModelAdmin):
@@ -27,6 +95,10 @@ class CompanyScopedAdmin(admin.ModelAdmin):
         qs = super().get_queryset(request)
         company = self._user_company(request)
         return qs if company is None else qs.filter(company=company)
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (CompanyScopedForm, form), {"dialix_company": self._user_company(request)})
 
     def get_list_display(self, request: HttpRequest):
         fields = list(super().get_list_display(request))
@@ -75,11 +147,18 @@ class CompanyScopedAdmin(admin.ModelAdmin):
 
 
 class CompanyScopedInline(admin.TabularInline):
-    """Inline whose foreign-key choices are limited to the parent's company."""
+    """Inline whose rows take the parent's company and whose foreign-key choices are limited to that company.
+
+    A subclass that narrows a choice further (e.g. the same parent's rows) sets kwargs["queryset"] before calling
+    super(): the company filter is applied on top of it, never instead of it."""
+
+    formset = CompanyInlineFormSet
 
     def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
-        if not request.user.is_superuser and _has_company_field(db_field.remote_field.model):
-            kwargs["queryset"] = db_field.remote_field.model._default_manager.filter(company=company_for(request))
+        related = db_field.remote_field.model
+        if not request.user.is_superuser and _has_company_field(related):
+            base = kwargs.get("queryset", related._default_manager.all())
+            kwargs["queryset"] = base.filter(company=company_for(request))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
@@ -153,7 +232,7 @@ class ApiTokenAdmin(CompanyScopedAdmin):
             messages.WARNING,
         )
 
-    @admin.action(description="Revoke selected tokens")
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset) -> None:
         for token in queryset:
             api_token_revoke(company=token.company, token_id=token.pk)

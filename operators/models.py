@@ -10,6 +10,7 @@ class Operator(CompanyOwned):
 
     name = models.CharField(max_length=200)
     pbx_extension = models.CharField(
+        "PBX extension",
         max_length=64, blank=True, default="", help_text="PBX extension / user id, e.g. '101'."
     )
     email = models.EmailField(blank=True, default="")

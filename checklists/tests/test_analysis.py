@@ -122,3 +122,46 @@ def test_low_confidence_transcript_never_auto_fails_and_asks_for_review(company,
     assert call.status == CallStatus.DONE
     assert (call.auto_fail, call.needs_review) == (False, True)
     assert not Scorecard.objects.filter(call=call, auto_fail=True).exists()
+
+
+def test_reanalysis_keeps_every_supervisor_correction_and_records_the_machines_new_answer(
+    company, checklists, supervisor, supervisor_client
+):
+    call = transcribed_call_from_fixture(company, "ru-04-information")
+    call_analyse(call_id=call.pk)
+    result = ItemResult.objects.filter(call=call, answer=Answer.NOT_MET).select_related("scorecard").first()
+    item_result_override(
+        company=company, result_id=result.pk, answer="met", reason="Said it, badly heard", by=supervisor.user
+    )
+    corrected_score = Scorecard.objects.get(pk=result.scorecard_id).score
+    call_score = Call.objects.get(pk=call.pk).score
+
+    assert calls_reanalyse(calls=Call.objects.filter(pk=call.pk)) == 1
+    call_analyse(call_id=call.pk)
+
+    again = ItemResult.objects.get(call=call, version_item=result.version_item)
+    assert (again.answer, again.source) == ("met", "human")  # the supervisor's answer is still the answer
+    assert (again.original_answer, again.original_source) == ("not_met", "rules")  # the machine's new answer
+    assert again.overridden_by == supervisor.user and again.override_reason == "Said it, badly heard"
+    assert again.scorecard.score == corrected_score
+    assert Call.objects.get(pk=call.pk).score == call_score
+    page = supervisor_client.get(f"/admin/calls/call/{call.pk}/change/").content.decode()
+    assert "the machine disagrees with the supervisor" in page
+
+
+def test_reanalysis_against_a_new_version_keeps_corrections_of_unchanged_items(company, checklists, supervisor):
+    call = transcribed_call_from_fixture(company, "ru-04-information")
+    call_analyse(call_id=call.pk)
+    result = ItemResult.objects.filter(call=call, answer=Answer.NOT_MET).select_related("version_item").first()
+    item_result_override(company=company, result_id=result.pk, answer="met", reason="heard it", by=supervisor.user)
+    checklist = result.version_item.version.checklist
+    other = ChecklistItem.objects.filter(checklist=checklist).exclude(pk=result.version_item.source_item_id).first()
+    other.weight += 1  # another item changes: a new version, where the corrected item is the same question
+    other.save()
+    assert checklist_publish(checklist=checklist).number == 2
+    calls_reanalyse(calls=Call.objects.filter(pk=call.pk))
+    call_analyse(call_id=call.pk)
+    again = ItemResult.objects.get(
+        call=call, version_item__version__number=2, version_item__source_item_id=result.version_item.source_item_id
+    )
+    assert (again.answer, again.source, again.override_reason) == ("met", "human", "heard it")
