@@ -68,13 +68,13 @@ def pbx_fake():
 
 
 @pytest.fixture
-def pbx_account(company, pbx_fake):
+def pbx_account(company, pbx_fake, settings):
+    """The company's PBX account; the server's PBX host (not the account) points at the fake."""
     from integrations.models import PbxAccount
     from integrations.services import pbx_account_save
 
-    account = PbxAccount(
-        company=company, domain=pbx_fake.domain, api_key="alpha-auth-key", api_base_url=pbx_fake.base_url
-    )
+    settings.DIALIX_ONLINEPBX_BASE_URL = pbx_fake.base_url
+    account = PbxAccount(company=company, domain=pbx_fake.domain, api_key="alpha-auth-key")
     return pbx_account_save(account=account)
 
 

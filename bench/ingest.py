@@ -85,6 +85,9 @@ def run_bench() -> None:
             CALLS, start=until - SPREAD - timedelta(minutes=15), spacing_seconds=int(SPREAD.total_seconds()) // CALLS
         )
         answered = sum(1 for record in fake.calls.values() if record["user_talk_time"] > 0)
+        from django.conf import settings
+
+        settings.DIALIX_ONLINEPBX_BASE_URL = fake.base_url  # the server's PBX host: accounts cannot choose one
         print(f"fake OnlinePBX: {len(fake.calls)} calls over {SPREAD.days} days ({answered} answered)")
 
         def company_with_account(slug: str) -> PbxAccount:
@@ -93,7 +96,6 @@ def run_bench() -> None:
                 company=company,
                 domain=fake.domain,
                 api_key=fake.auth_key,
-                api_base_url=fake.base_url,
                 backfill_days=BACKFILL_DAYS,
                 fetch_recordings=False,  # downloads are not part of this bench
             )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from companies.models import ApiToken, Company
@@ -61,6 +62,22 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """Declares the token in the OpenAPI schema as HTTP Bearer, so Swagger UI's Authorize offers it.
+
+    Defined beside the authentication class: loading the class (as DRF does for the schema) registers this too."""
+
+    target_class = ApiTokenAuthentication
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A company API token (owner: console → API tokens): `Authorization: Bearer <token>`.",
+        }
 
 
 class HasCompany(permissions.BasePermission):

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
@@ -67,7 +68,11 @@ def _demo_pbx_account(company: Company, base_url: str) -> None:
     from integrations.services import pbx_account_save
 
     account = PbxAccount.objects.for_company(company).first() or PbxAccount(company=company)
-    account.domain, account.api_key, account.api_base_url = DEMO_PBX_DOMAIN, DEMO_PBX_AUTH_KEY, base_url
+    # scripts/demo.sh points the server's PBX host (DIALIX_ONLINEPBX_BASE_URL) at the fake; any other URL is a
+    # per-account override, which must be on DIALIX_PBX_BASE_URL_ALLOWLIST (full_clean says so otherwise).
+    same_host = base_url.rstrip("/") == settings.DIALIX_ONLINEPBX_BASE_URL.rstrip("/")
+    account.domain, account.api_key = DEMO_PBX_DOMAIN, DEMO_PBX_AUTH_KEY
+    account.api_base_url = "" if same_host else base_url
     account.sync_interval_minutes = 1  # the demo should show new calls arriving within a minute
     account.backfill_days = 3
     pbx_account_save(account=account)

@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from companies.admin import CompanyScopedAdmin
-from integrations.models import EngineSettings, PbxAccount, SyncRun, SyncStatus
+from integrations.models import EngineSettings, PbxAccount, SyncRun, SyncStatus, pbx_base_url_is_allowed
 from integrations.services import (
     pbx_account_delete,
     pbx_account_save,
@@ -15,6 +15,9 @@ from integrations.services import (
 )
 
 MASK = "••••••••"
+BASE_URL_HELP = (
+    "Empty: the server's PBX host (DIALIX_ONLINEPBX_BASE_URL). An override must be on DIALIX_PBX_BASE_URL_ALLOWLIST."
+)
 
 
 class PbxAccountForm(forms.ModelForm):
@@ -54,7 +57,7 @@ class PbxAccountAdmin(CompanyScopedAdmin):
     list_select_related = ["company"]
     readonly_fields = ["api_key_masked", "sync_cursor", "last_success_at", "last_error", "last_error_at", "recent_runs"]
     fieldsets = [
-        (None, {"fields": ["provider", "domain", "api_key", "api_key_masked", "api_base_url"]}),
+        (None, {"fields": ["provider", "domain", "api_key", "api_key_masked"]}),
         ("Schedule", {"fields": ["is_enabled", "sync_interval_minutes", "backfill_days", "overlap_minutes"]}),
         ("Recordings", {"fields": ["fetch_recordings", "operator_channel"]}),
         ("State", {"fields": ["sync_cursor", "last_success_at", "last_error", "last_error_at", "recent_runs"]}),
@@ -63,9 +66,18 @@ class PbxAccountAdmin(CompanyScopedAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
-        if request.user.is_superuser and obj is None:
-            return [(None, {"fields": ["company"]}), *fieldsets]
-        return fieldsets
+        if not request.user.is_superuser:
+            return fieldsets  # the PBX host is the server's: a company never chooses where its key is sent
+        staff_only = ("Dialix staff", {"fields": ["api_base_url"], "description": BASE_URL_HELP})
+        if obj is None:
+            return [(None, {"fields": ["company"]}), *fieldsets, staff_only]
+        return [*fieldsets, staff_only]
+
+    def get_exclude(self, request: HttpRequest, obj=None):
+        exclude = list(super().get_exclude(request, obj) or [])
+        if not request.user.is_superuser:
+            exclude.append("api_base_url")  # not in their form even if the fieldsets change
+        return exclude
 
     @admin.display(description="API key")
     def api_key_masked(self, obj: PbxAccount) -> str:
@@ -89,6 +101,8 @@ class PbxAccountAdmin(CompanyScopedAdmin):
     def save_model(self, request: HttpRequest, obj: PbxAccount, form, change: bool) -> None:
         if not request.user.is_superuser and not change:
             obj.company = self._user_company(request)
+        if not request.user.is_superuser and obj.api_base_url and not pbx_base_url_is_allowed(obj.api_base_url):
+            obj.api_base_url = ""  # set before overrides were staff-only: never used, it would only block saving
         pbx_account_save(account=obj)
 
     def delete_model(self, request: HttpRequest, obj: PbxAccount) -> None:
@@ -98,22 +112,22 @@ class PbxAccountAdmin(CompanyScopedAdmin):
         for account in queryset:
             pbx_account_delete(account=account)
 
-    @admin.action(description="Test connection")
+    @admin.action(description="Test connection", permissions=["change"])
     def test_connection(self, request: HttpRequest, queryset) -> None:
         for account in queryset:
             result = pbx_account_test_connection(account=account)
             level = messages.ERROR if "connection failed" in result else messages.SUCCESS
             self.message_user(request, result, level)
 
-    @admin.action(description="Sync now")
+    @admin.action(description="Sync now", permissions=["change"])
     def sync_now(self, request: HttpRequest, queryset) -> None:
-        from calls.tasks import pbx_sync_company_task
+        from calls.services.sync import pbx_sync_queue
+        from integrations.models import SyncKind
 
-        for account in queryset:
-            pbx_sync_company_task.delay(account.company_id, "manual")
-        self.message_user(request, f"Sync queued for {queryset.count()} PBX account(s); see Sync runs for the result.")
+        runs = [pbx_sync_queue(account=account, kind=SyncKind.MANUAL) for account in queryset]
+        self.message_user(request, f"Sync queued for {len(runs)} PBX account(s); see Sync runs for the result.")
 
-    @admin.action(description="New webhook URL (shown once)")
+    @admin.action(description="New webhook URL (shown once)", permissions=["change"])
     def rotate_push_secret(self, request: HttpRequest, queryset) -> None:
         for account in queryset:
             secret = pbx_push_secret_rotate(account=account)

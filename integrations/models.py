@@ -1,4 +1,8 @@
+import re
+from urllib.parse import urlsplit
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -17,6 +21,34 @@ class PbxProvider(models.TextChoices):
 class OperatorChannel(models.TextChoices):
     LEFT = "left", "Left"
     RIGHT = "right", "Right"
+
+
+# A DNS host name: labels of letters, digits and inner hyphens, joined by dots. Nothing else may reach the URL path.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})*\Z")
+DOMAIN_ERROR = "Enter the PBX domain only, e.g. pbx12345.onpbx.ru: letters, digits, dots and hyphens."
+BASE_URL_ERROR = "This API host is not allowed; the server's PBX host (DIALIX_ONLINEPBX_BASE_URL) is used when empty."
+
+
+def pbx_domain_is_valid(domain: str) -> bool:
+    return bool(_HOSTNAME.match(domain))
+
+
+def pbx_base_url_is_allowed(url: str) -> bool:
+    """A per-account API host override: http(s), no credentials, query or fragment, and a host (or host:port) listed
+    in DIALIX_PBX_BASE_URL_ALLOWLIST (empty by default, so no override is allowed)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        return False
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        return False
+    host = parts.hostname.lower()
+    allowed = {entry.strip().lower() for entry in settings.DIALIX_PBX_BASE_URL_ALLOWLIST if entry.strip()}
+    return host in allowed or (port is not None and f"{host}:{port}" in allowed)
 
 
 class PbxAccount(CompanyOwned):
@@ -72,6 +104,27 @@ class PbxAccount(CompanyOwned):
     def periodic_task_name(self) -> str:
         return f"pbx-sync-{self.company_id}"
 
+    def clean_fields(self, exclude=None) -> None:
+        # Here rather than in clean(): a form without api_base_url (everyone but superusers) excludes it, and
+        # clean() cannot tell, so its error would crash the form instead of being shown.
+        errors: dict[str, list[str]] = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.message_dict
+        exclude = set(exclude or ())
+        if "domain" not in exclude and "domain" not in errors and not pbx_domain_is_valid(self.domain):
+            errors["domain"] = [DOMAIN_ERROR]
+        if (
+            "api_base_url" not in exclude
+            and "api_base_url" not in errors
+            and self.api_base_url
+            and not pbx_base_url_is_allowed(self.api_base_url)
+        ):
+            errors["api_base_url"] = [BASE_URL_ERROR]
+        if errors:
+            raise ValidationError(errors)
+
 
 class SyncKind(models.TextChoices):
     SCHEDULED = "scheduled", "Scheduled"
@@ -80,6 +133,7 @@ class SyncKind(models.TextChoices):
 
 
 class SyncStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"

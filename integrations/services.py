@@ -16,8 +16,9 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from companies.models import Company
 from integrations.errors import IntegrationError
-from integrations.models import PbxAccount
+from integrations.models import PbxAccount, pbx_base_url_is_allowed, pbx_domain_is_valid
 from integrations.pbx.base import PbxClient
+from integrations.pbx.errors import PbxConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +28,16 @@ PUSH_SECRET_PREFIX = "pbxhook_"  # noqa: S105 - a public prefix, not a secret
 
 
 def pbx_client_for(account: PbxAccount) -> PbxClient:
-    """The vendor client for an account; a new session key pair is saved on the account as soon as it is issued."""
+    """The vendor client for an account; a new session key pair is saved on the account as soon as it is issued.
+
+    The API host is the server's (DIALIX_ONLINEPBX_BASE_URL). A per-account override is used only while its host is
+    on DIALIX_PBX_BASE_URL_ALLOWLIST, checked here again, so a row written around the form is refused too."""
     from integrations.pbx.onlinepbx import OnlinePbxClient  # imports requests: only when a client is needed
+
+    if not pbx_domain_is_valid(account.domain):
+        raise PbxConfigError("The PBX domain is not a host name (e.g. pbx12345.onpbx.ru); correct it in the account")
+    if account.api_base_url and not pbx_base_url_is_allowed(account.api_base_url):
+        raise PbxConfigError("The account's API base URL is not an allowed PBX host; clear it to use the server's")
 
     def remember(key_id: str, key: str) -> None:
         PbxAccount.objects.filter(pk=account.pk).update(session_key_id=key_id, session_key=key)

@@ -91,8 +91,8 @@ def call_fetch_recording(*, call_id: int) -> Call | None:
     if account is None or not account.fetch_recordings:
         return call
     call_count_attempt(call_id=call.pk)
-    client = pbx_client_for(account)
     try:
+        client = pbx_client_for(account)  # a stored account the client refuses is a permanent error below
         url = client.recording_url(call.pbx_call_id)
         if url is None:
             raise RecordingMissing(

@@ -7,6 +7,10 @@ class PbxAuthError(AuthFailed):
     """Wrong API key, a key pair rejected twice, or an unknown PBX domain: a person must fix the settings."""
 
 
+class PbxConfigError(PermanentIntegrationError):
+    """The account's settings cannot be used (a domain that is not a host name, an API host not allowed)."""
+
+
 class PbxUnavailable(TransientIntegrationError):
     """Timeout, connection error or 5xx from the PBX."""
 

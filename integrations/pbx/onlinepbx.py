@@ -6,6 +6,7 @@ Not thread-safe: one client per tenant, calls kept serial (spec §8).
 import json
 import logging
 import math
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -25,7 +26,7 @@ from integrations.pbx.errors import (
     RecordingMissing,
     RecordingTooLarge,
 )
-from integrations.wire import snippet, type_name
+from integrations.wire import type_name
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +36,10 @@ _AUTH_ERROR_CODES = frozenset({"API_KEY_CHECK_FAILED", "WRONG_AUTH_DATA"})
 _NOT_AUTH_TRUE = (True, 1, "1", "true")
 _DIRECTIONS: dict[str, Direction] = {"inbound": "inbound", "outbound": "outbound"}
 _SEARCH = "mongo_history/search.json"
-_SNIPPET_CHARS = 80
-_COMMENT_CHARS = 200
 _CHUNK_BYTES = 64 * 1024
 _NOT_AUDIO_TYPES = frozenset({"text/html", "application/json"})  # error pages served with 200 by proxies
+_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\Z")  # a host name: nothing that ends the path
+_ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}\Z")
 
 
 class OnlinePbxClient:
@@ -56,7 +57,10 @@ class OnlinePbxClient:
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("OnlinePBX base URL must start with http:// or https://")
-        if not domain or "/" in domain:
+        base = urlsplit(base_url)
+        if base.query or base.fragment or "?" in base_url or "#" in base_url or "@" in base.netloc:
+            raise ValueError("OnlinePBX base URL must not carry credentials, a query or a fragment")
+        if not _DOMAIN.match(domain):
             raise ValueError("OnlinePBX domain must look like pbx12345.onpbx.ru")
         if not timedelta(seconds=1) <= window <= MAX_WINDOW:
             raise ValueError("OnlinePBX history window must be between 1 second and 7 days")
@@ -157,8 +161,7 @@ class OnlinePbxClient:
         url = data.strip()
         if not url.startswith(("http://", "https://")):
             raise PbxBadResponse(
-                f"OnlinePBX answered the recording request for call {pbx_call_id} with something that is not a link: "
-                f"{snippet(url, _SNIPPET_CHARS)!r}"
+                f"OnlinePBX answered the recording request for call {pbx_call_id} with something that is not a link"
             )
         return url
 
@@ -181,10 +184,9 @@ class OnlinePbxClient:
                     raise PbxBadResponse(f"The OnlinePBX recording link ({where}) answered HTTP {status}")
                 content_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
                 if content_type in _NOT_AUDIO_TYPES:
-                    head = next(response.iter_content(_SNIPPET_CHARS), b"")
+                    # The body is never shown: only what kind of answer it was.
                     raise PbxBadResponse(
-                        f"The OnlinePBX recording link ({where}) returned {content_type} instead of audio: "
-                        f"{snippet(head, _SNIPPET_CHARS)!r}"
+                        f"The OnlinePBX recording link ({where}) returned {content_type} instead of audio"
                     )
                 length = response.headers.get("Content-Length", "")
                 if length.isdigit() and int(length) > max_bytes:
@@ -273,9 +275,9 @@ class OnlinePbxClient:
         try:
             body = json.loads(response.content)
         except ValueError:
+            # Fixed text: whatever the host sent (an error page, another service's answer) is never shown or logged.
             raise PbxBadResponse(
-                f"OnlinePBX answered {method} with HTTP {status} and a body that is not JSON: "
-                f"{snippet(response.content, _SNIPPET_CHARS)!r}"
+                f"OnlinePBX answered {method} with HTTP {status} and something that is not JSON"
             ) from None
         if not isinstance(body, dict):
             raise PbxBadResponse(f"OnlinePBX answered {method} with {type_name(body)} instead of a JSON object")
@@ -290,9 +292,7 @@ class OnlinePbxClient:
         if status == "0":
             self._raise_if_unknown_domain(body)
             raise PbxBadResponse(f"OnlinePBX refused {method}: {_comment(body)}")
-        raise PbxBadResponse(
-            f"OnlinePBX answered {method} with an unknown status {snippet(str(body['status']), _SNIPPET_CHARS)!r}"
-        )
+        raise PbxBadResponse(f"OnlinePBX answered {method} with an unknown status")
 
     def _raise_if_unknown_domain(self, body: dict[str, Any]) -> None:
         if body.get("errorCode") == "DOMAIN_NOT_FOUND":
@@ -333,7 +333,7 @@ def parse_call(record: Any) -> PbxCall:
     if direction is None and isinstance(accountcode, str):
         direction = _DIRECTIONS.get(accountcode.strip().lower())
     if direction is None:
-        raise PbxBadResponse(f"OnlinePBX call {call_id} has an unknown direction (accountcode {accountcode!r})")
+        raise PbxBadResponse(f"OnlinePBX call {call_id} has an unknown direction (accountcode)")
     start = _int(record, "start_stamp", call_id)
     has_end = record.get("end_stamp") is not None
     has_duration = record.get("duration") is not None
@@ -382,9 +382,7 @@ def _int(record: dict[str, Any], key: str, call_id: str) -> int:
         # Some PBX builds send numbers as strings like "187.0".
         return int(float(value))
     except (TypeError, ValueError, OverflowError):
-        raise PbxBadResponse(
-            f"OnlinePBX call {call_id}: {key} is not a number ({snippet(str(value), _SNIPPET_CHARS)!r})"
-        ) from None
+        raise PbxBadResponse(f"OnlinePBX call {call_id}: {key} is not a number") from None
 
 
 def _text(value: Any) -> str:
@@ -439,11 +437,11 @@ def _is_auth_failure(body: dict[str, Any]) -> bool:
 
 
 def _comment(body: dict[str, Any]) -> str:
-    comment = body.get("comment")
-    if not comment:
-        code = body.get("errorCode")
-        return f"error code {code}" if code else "no reason given"
-    return str(comment)[:_COMMENT_CHARS]
+    """The reason the PBX gave, as its error code only: a vendor's free text is never shown (fixed messages)."""
+    code = body.get("errorCode")
+    if isinstance(code, str) and _ERROR_CODE.match(code):
+        return f"error code {code}"
+    return "no error code given"
 
 
 def _rate_limited(response: requests.Response, what: str) -> RateLimited:

@@ -36,7 +36,7 @@ from integrations.openai_client import (
 )
 from integrations.stt.base import Recognition, Word
 from integrations.stt.errors import AudioUndecodable, NoSpeech
-from integrations.wire import is_number, setting, snippet, type_name
+from integrations.wire import is_number, setting, type_name
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,6 @@ _COMPRESS_BIT_RATE = 24_000
 # Whisper's own silence rule (spec §2 quality hints): such a segment is skipped, its words are hallucinations.
 _NO_SPEECH_PROB = 0.6
 _SILENT_LOGPROB = -1.0
-_SNIPPET_CHARS = 200
 _AUDIO_ERROR = re.compile(r"could not be decoded|file format|corrupted|audio file", re.I)
 _SIZE_ERROR = re.compile(r"content size limit|too large|maximum.*size", re.I)
 
@@ -199,9 +198,8 @@ class OpenAIStt:
         try:
             body = json.loads(raw.content)
         except ValueError:
-            raise BadResponse(
-                f"OpenAI answered the transcription with HTTP {raw.status_code} and a body that is not JSON: "
-                f"{snippet(raw.content, _SNIPPET_CHARS)!r}"
+            raise BadResponse(  # a fixed message: a vendor's body is never shown to people (issue 9)
+                f"OpenAI answered the transcription with HTTP {raw.status_code} and something that is not JSON"
             ) from None
         recognition = parse_verbose_json(body, forced_language=language)
         logger.info(

@@ -215,15 +215,12 @@ class UzbekVoiceStt:
         if status == 408 or status >= 500:
             raise TransientIntegrationError(f"UzbekVoice answered HTTP {status} to {what}")
         if not 200 <= status < 300:
-            raise PermanentIntegrationError(
-                f"UzbekVoice refused {what} (HTTP {status}): {self._snippet(response.content)!r}"
-            )
+            # Fixed messages: a vendor's body is never shown to people (issue 9).
+            raise PermanentIntegrationError(f"UzbekVoice refused {what} (HTTP {status})")
         try:
             body = json.loads(response.content)
         except ValueError:
-            raise BadResponse(
-                f"UzbekVoice answered {what} with a body that is not JSON: {self._snippet(response.content)!r}"
-            ) from None
+            raise BadResponse(f"UzbekVoice answered {what} with HTTP {status} and something that is not JSON") from None
         if not isinstance(body, dict):
             raise BadResponse(f"UzbekVoice answered {what} with {type_name(body)} instead of an object")
         return body

@@ -177,11 +177,14 @@ def test_unreachable_pbx_raises_pbx_unavailable() -> None:
         OnlinePbxClient(base_url, "pbx-demo.onpbx.ru", "demo-auth-key").list_operators()
 
 
-def test_html_instead_of_json_raises_bad_response_quoting_the_body(pbx_fake: FakeOnlinePbx) -> None:
+def test_html_instead_of_json_raises_bad_response_without_the_body(pbx_fake: FakeOnlinePbx) -> None:
     pbx_fake.fail_next(1, "garbage", path_contains=SEARCH)
 
-    with pytest.raises(PbxBadResponse, match="not JSON: '<html><head><title>Maintenance"):
+    with pytest.raises(PbxBadResponse) as caught:
         all_calls(make_client(pbx_fake), T0, T0 + timedelta(hours=1))
+
+    # A fixed message: whatever the host answered never reaches a person (issue 9, finding 8).
+    assert str(caught.value) == f"OnlinePBX answered {SEARCH} with HTTP 200 and something that is not JSON"
 
 
 def test_truncated_json_raises_bad_response(pbx_fake: FakeOnlinePbx) -> None:
@@ -191,11 +194,28 @@ def test_truncated_json_raises_bad_response(pbx_fake: FakeOnlinePbx) -> None:
         make_client(pbx_fake).list_operators()
 
 
-def test_status0_raises_bad_response_with_the_pbx_comment(pbx_fake: FakeOnlinePbx) -> None:
+def test_status0_raises_bad_response_without_the_pbx_free_text(pbx_fake: FakeOnlinePbx) -> None:
     pbx_fake.fail_next(1, "status0", path_contains=SEARCH)
 
-    with pytest.raises(PbxBadResponse, match="refused mongo_history/search.json: Internal error, please try again"):
+    with pytest.raises(PbxBadResponse) as caught:
         all_calls(make_client(pbx_fake), T0, T0 + timedelta(hours=1))
+
+    assert str(caught.value) == f"OnlinePBX refused {SEARCH}: no error code given"  # the comment is vendor text
+
+
+@pytest.mark.parametrize(
+    "domain", ["evil.com/x?", "pbx.onpbx.ru/../x", "pbx.onpbx.ru?a=1", "a#b", "user@pbx.ru", "pbx.ru:8080", "a b", ""]
+)
+def test_client_refuses_a_domain_that_is_not_a_host_name(pbx_fake: FakeOnlinePbx, domain: str) -> None:
+    with pytest.raises(ValueError, match="domain must look like"):
+        OnlinePbxClient(pbx_fake.base_url, domain, pbx_fake.auth_key)
+    assert pbx_fake.requests_log == []
+
+
+@pytest.mark.parametrize("base_url", ["http://127.0.0.1:1/?x=", "http://127.0.0.1:1/#", "http://u:p@127.0.0.1:1"])
+def test_client_refuses_a_base_url_with_a_query_fragment_or_credentials(base_url: str) -> None:
+    with pytest.raises(ValueError, match="base URL must not"):
+        OnlinePbxClient(base_url, "pbx1.onpbx.ru", "key")
 
 
 def test_http429_raises_rate_limited_with_retry_after(pbx_fake: FakeOnlinePbx) -> None:

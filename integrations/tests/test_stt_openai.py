@@ -237,7 +237,7 @@ def test_a_missing_key_raises_auth_failed_before_any_request(fake: FakeOpenAI) -
 def test_a_non_json_answer_raises_bad_response_quoting_it(fake: FakeOpenAI) -> None:
     fake.fail_next(1, "garbage")
 
-    with pytest.raises(BadResponse, match="not JSON: '<html><body><h1>502 Bad Gateway"):
+    with pytest.raises(BadResponse, match="with HTTP 200 and something that is not JSON$"):
         make_stt(fake).recognise(CALL, language="en", languages=("en",))
 
 
