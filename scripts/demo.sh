@@ -9,6 +9,8 @@ PBX_PORT=${2:-8765}
 export DJANGO_DEBUG=1
 export DJANGO_SETTINGS_MODULE=dialix.settings.base
 export CELERY_BROKER_URL=filesystem://
+# The server's PBX host is the fake OnlinePBX below (a company cannot choose where its PBX key is sent).
+export DIALIX_ONLINEPBX_BASE_URL="http://127.0.0.1:${PBX_PORT}"
 PY=.venv/bin/python
 VAR=${DIALIX_VAR_DIR:-var}
 mkdir -p "$VAR"
@@ -23,6 +25,8 @@ $PY -m integrations.pbx.fake --port "$PBX_PORT" --calls 36 --days 2 --audio-dir 
 pids+=($!)
 $PY manage.py demo_seed --pbx-url "http://127.0.0.1:${PBX_PORT}"
 $PY manage.py pbx_sync --company dialix-market --queue  # the first read now; then every minute on schedule
+# One worker for every queue (pbx, recordings, stt, analysis, crm, default): it takes from its queues in turn, so a
+# call's analysis runs right after its transcription instead of behind every other transcription.
 .venv/bin/celery -A dialix worker -B --pool=solo --concurrency=1 -l warning \
   --schedule "$VAR/celerybeat-schedule" >"$VAR/worker.log" 2>&1 &
 pids+=($!)

@@ -42,7 +42,8 @@ def celery_worker() -> Iterator[WorkController]:
         signals.task_postrun.disconnect(_close_worker_connections)
         signals.setup_logging.disconnect(_keep_test_logging)
         with celery_app.connection_for_write() as conn:
-            conn.default_channel.queue_delete(celery_app.conf.task_default_queue)  # queues are per session
+            for queue in celery_app.conf.task_queues:  # queues are per session
+                conn.default_channel.queue_delete(queue.name)
 
 
 @pytest.fixture

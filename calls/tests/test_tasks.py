@@ -45,6 +45,30 @@ def _waiting_call(pbx_fake, company) -> Call:
     )
 
 
+# --- queues by kind (issue 9, finding 10) ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("task", "kind"),
+    [
+        ("calls.tasks.pbx_sync_company_task", "pbx"),
+        ("calls.tasks.pbx_fetch_call_task", "pbx"),
+        ("calls.tasks.call_fetch_recording_task", "recordings"),
+        ("calls.tasks.call_transcribe_task", "stt"),
+        ("calls.tasks.call_analyse_task", "analysis"),
+    ],
+)
+def test_each_kind_of_task_has_its_own_queue_and_a_plain_worker_consumes_them_all(task, kind):
+    # A worker takes from its queues in turn, so an analysis never waits behind a backlog of transcriptions.
+    prefix = celery_app.conf.task_default_queue.removesuffix("default")
+    queue = celery_app.amqp.router.route({}, task)["queue"].name
+    assert queue == f"{prefix}{kind}" and prefix.startswith("dialix-test-")  # tests stay on queues of their own
+    assert queue in celery_app.amqp.queues  # consumed by a worker started without -Q, like the test worker
+    # One binding per queue: a message routed to one queue is never copied into the others (and run twice).
+    bindings = {(q.exchange.name, q.routing_key) for q in celery_app.amqp.queues.values()}
+    assert len(bindings) == len(celery_app.amqp.queues) == 6
+
+
 # --- the company's own schedule ---------------------------------------------------------------------------------------
 
 
@@ -166,3 +190,24 @@ def test_call_fetch_recording_task_on_worker_retries_rate_limit_then_stores(
     stored = Call.objects.filter(pk=call.pk, status=CallStatus.RECORDING_STORED)
     _wait_for(stored.exists, seconds=15, what="the retried download")
     assert _downloads(pbx_fake) == 2
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_sync_now_shows_its_run_at_once_and_the_worker_completes_that_run(
+    live_worker, pbx_fake, pbx_account, company, media_root, supervisor_client
+):
+    PbxAccount.objects.filter(pk=pbx_account.pk).update(backfill_days=1, fetch_recordings=False)
+    pbx_fake.add_call(started_at=timezone.now() - dt.timedelta(hours=2))
+
+    response = supervisor_client.post(
+        "/admin/integrations/pbxaccount/", {"action": "sync_now", "_selected_action": [pbx_account.pk]}
+    )
+
+    assert response.status_code == 302
+    # Listed as soon as the action answers (Queued until the worker takes it), not only once its turn comes.
+    run = SyncRun.objects.for_company(company).get()
+    assert run.kind == "manual" and run.status in (SyncStatus.QUEUED, SyncStatus.RUNNING, SyncStatus.SUCCEEDED)
+    done = SyncRun.objects.filter(pk=run.pk, status=SyncStatus.SUCCEEDED)
+    _wait_for(done.exists, seconds=15, what="the worker to complete the queued run")
+    assert SyncRun.objects.for_company(company).count() == 1 and done.get().created == 1

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -177,7 +178,28 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True  # pipeline state lives in our own models, not in a result backend
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=15 * 60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=20 * 60)
-CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="dialix")
+# Tasks by kind, each kind on its own queue: a worker consuming several queues takes from them in turn, so analyses
+# and syncs never wait behind a backlog of transcriptions, and production can run STT workers apart.
+TASK_QUEUE_KINDS = ("default", "pbx", "recordings", "stt", "analysis", "crm")
+
+
+def celery_queues(prefix: str) -> tuple[str, dict[str, dict[str, str]], list[Queue]]:
+    """The default queue, the task routes and every queue (a worker without -Q consumes them all), named
+    ``<prefix><kind>``."""
+    routes = {
+        "calls.tasks.pbx_*": {"queue": f"{prefix}pbx"},
+        "calls.tasks.call_fetch_recording_task": {"queue": f"{prefix}recordings"},
+        "calls.tasks.call_transcribe_task": {"queue": f"{prefix}stt"},
+        "calls.tasks.call_analyse_task": {"queue": f"{prefix}analysis"},
+    }
+    # Each queue on its own direct exchange and key (as Celery makes a missing queue): with no exchange given, Celery
+    # would bind every queue to the default exchange with one key, and each message would reach all six queues.
+    names = [f"{prefix}{kind}" for kind in TASK_QUEUE_KINDS]
+    return f"{prefix}default", routes, [Queue(name, Exchange(name, "direct"), routing_key=name) for name in names]
+
+
+DIALIX_TASK_QUEUE_PREFIX = env("DIALIX_TASK_QUEUE_PREFIX", default="")
+CELERY_TASK_DEFAULT_QUEUE, CELERY_TASK_ROUTES, CELERY_TASK_QUEUES = celery_queues(DIALIX_TASK_QUEUE_PREFIX)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 DJANGO_CELERY_BEAT_TZ_AWARE = True
@@ -244,7 +266,10 @@ UZBEKVOICE_BASE_URL = env("UZBEKVOICE_BASE_URL", default="https://uzbekvoice.ai/
 DIALIX_UZBEKVOICE_POLL_SECONDS = env.float("DIALIX_UZBEKVOICE_POLL_SECONDS", default=None)
 DIALIX_UZBEKVOICE_MAX_WAIT_SECONDS = env.int("DIALIX_UZBEKVOICE_MAX_WAIT_SECONDS", default=30 * 60)
 DIALIX_UZBEKVOICE_SUBMITS_PER_MINUTE = env.int("DIALIX_UZBEKVOICE_SUBMITS_PER_MINUTE", default=5)
+# The PBX API host is the server's, never a company's: Test connection and syncs send the company's key there.
 DIALIX_ONLINEPBX_BASE_URL = env("DIALIX_ONLINEPBX_BASE_URL", default="https://api2.onlinepbx.ru")
+# Hosts (or host:port) a superuser may set as one account's API base URL; empty: no per-account override at all.
+DIALIX_PBX_BASE_URL_ALLOWLIST = env.list("DIALIX_PBX_BASE_URL_ALLOWLIST", default=[])
 DIALIX_PBX_TIMEOUT_SECONDS = env.float("DIALIX_PBX_TIMEOUT_SECONDS", default=30)  # read timeout of one PBX request
 DIALIX_PBX_SYNC_INTERVAL_MINUTES = env.int("DIALIX_PBX_SYNC_INTERVAL_MINUTES", default=5)
 DIALIX_RECORDING_MAX_BYTES = env.int("DIALIX_RECORDING_MAX_BYTES", default=100 * 1024 * 1024)

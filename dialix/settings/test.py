@@ -9,14 +9,21 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dialix
 os.environ.setdefault("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("DIALIX_VAR_DIR", "/tmp/dialix-test-var")
+# One CPU kernel library on every machine: CTranslate2 picks Intel MKL on Intel CPUs and oneDNN on AMD, and their words
+# differ (MKL with AVX-512 writes "Dialics" for "Dialix"); oneDNN runs AVX-512/AMX kernels where the CPU has them,
+# which change words too, so it is capped at AVX2, which every x86 machine this project meets has. Both are read at the
+# first model load, so they are set before any test runs.
+os.environ.setdefault("CT2_USE_MKL", "0")
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
 from dialix.settings.base import *  # noqa: E402,F403
-from dialix.settings.base import VAR_DIR  # noqa: E402
+from dialix.settings.base import VAR_DIR, celery_queues  # noqa: E402
 
 # Most tests call services directly; tests about task wiring start a real worker and switch eager off themselves.
 CELERY_TASK_ALWAYS_EAGER = True
-# A queue of its own per test session: messages left by an earlier, interrupted run never reach this run's worker.
-CELERY_TASK_DEFAULT_QUEUE = f"dialix-test-{uuid.uuid4().hex[:8]}"
+# Queues of its own per test session: messages left by an earlier, interrupted run never reach this run's worker.
+DIALIX_TASK_QUEUE_PREFIX = f"dialix-test-{uuid.uuid4().hex[:8]}."
+CELERY_TASK_DEFAULT_QUEUE, CELERY_TASK_ROUTES, CELERY_TASK_QUEUES = celery_queues(DIALIX_TASK_QUEUE_PREFIX)
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 
 # Ingestion tests store many recordings; transcription is tested on its own (the offline model is slow to run).
@@ -26,4 +33,10 @@ MEDIA_ROOT = VAR_DIR / f"media-{os.getpid()}"
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
-LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# The production level through the production JSON formatter (base): a record that cannot be made or formatted
+# (e.g. a reserved LogRecord name in `extra`) fails the test that logs it. Captured output shows the INFO lines.
+LOGGING["root"]["level"] = "INFO"  # noqa: F405
+# Several checkouts on one machine (a clean clone beside the working copy) may run the suite at once:
+# DIALIX_TEST_DB_TAG gives each its own test database.
+if os.environ.get("DIALIX_TEST_DB_TAG"):
+    DATABASES["default"]["TEST"] = {"NAME": f"test_dialix_{os.environ['DIALIX_TEST_DB_TAG']}"}  # noqa: F405
