@@ -1,7 +1,9 @@
+import logging
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -13,6 +15,8 @@ from companies.admin import CompanyScopedAdmin
 from companies.tenancy import company_for
 from dialix.errors import DialixError
 from operators.models import Operator
+
+logger = logging.getLogger(__name__)
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -115,49 +119,50 @@ class CallAdmin(CompanyScopedAdmin):
     def recording_info(self, obj: Call) -> str:
         if not obj.recording:
             return "—"
+        duration = "?" if obj.recording_duration_seconds is None else f"{obj.recording_duration_seconds:.1f}"
         return (
-            f"{obj.recording_codec}, {obj.recording_channels} ch, {obj.recording_sample_rate} Hz, "
-            f"{obj.recording_duration_seconds:.1f} s, {obj.recording_bytes} bytes, sha256 {obj.recording_sha256[:12]}…"
+            f"{obj.recording_codec or '?'}, {obj.recording_channels or '?'} ch, {obj.recording_sample_rate or '?'} Hz, "
+            f"{duration} s, {obj.recording_bytes or '?'} bytes, sha256 {obj.recording_sha256[:12] or '?'}…"
         )
 
-    @admin.action(description="Fetch the recording again (failed calls)")
+    @admin.action(description="Fetch the recording again (failed calls)", permissions=["change"])
     def refetch_recording(self, request: HttpRequest, queryset) -> None:
         from calls.services.pipeline import calls_retry_recording
 
         count = calls_retry_recording(calls=queryset)
         self.message_user(request, f"{count} call(s) queued to fetch their recording again.")
 
-    @admin.action(description="Re-analyse (keeps the transcript)")
+    @admin.action(description="Re-analyse (keeps the transcript)", permissions=["change"])
     def reanalyse(self, request: HttpRequest, queryset, engine: str | None = None) -> None:
         from checklists.services import calls_reanalyse
 
         count = calls_reanalyse(calls=queryset, engine=engine)
         self.message_user(request, f"{count} call(s) queued for analysis{f' with {engine}' if engine else ''}.")
 
-    @admin.action(description="Re-analyse with the offline rules")
+    @admin.action(description="Re-analyse with the offline rules", permissions=["change"])
     def reanalyse_offline(self, request: HttpRequest, queryset) -> None:
         self.reanalyse(request, queryset, engine="offline")
 
-    @admin.action(description="Re-analyse with the language model")
+    @admin.action(description="Re-analyse with the language model", permissions=["change"])
     def reanalyse_openai(self, request: HttpRequest, queryset) -> None:
         self.reanalyse(request, queryset, engine="openai")
 
-    @admin.action(description="Re-transcribe (the company's engine)")
+    @admin.action(description="Re-transcribe (the company's engine)", permissions=["change"])
     def retranscribe(self, request: HttpRequest, queryset, engine: str | None = None) -> None:
         from calls.services.transcription import calls_retranscribe
 
         count = calls_retranscribe(calls=queryset, engine=engine)
         self.message_user(request, f"{count} call(s) queued for transcription{f' with {engine}' if engine else ''}.")
 
-    @admin.action(description="Re-transcribe with the offline engine")
+    @admin.action(description="Re-transcribe with the offline engine", permissions=["change"])
     def retranscribe_offline(self, request: HttpRequest, queryset) -> None:
         self.retranscribe(request, queryset, engine="offline")
 
-    @admin.action(description="Re-transcribe with OpenAI")
+    @admin.action(description="Re-transcribe with OpenAI", permissions=["change"])
     def retranscribe_openai(self, request: HttpRequest, queryset) -> None:
         self.retranscribe(request, queryset, engine="openai")
 
-    @admin.action(description="Re-transcribe with UzbekVoice")
+    @admin.action(description="Re-transcribe with UzbekVoice", permissions=["change"])
     def retranscribe_uzbekvoice(self, request: HttpRequest, queryset) -> None:
         self.retranscribe(request, queryset, engine="uzbekvoice")
 
@@ -203,34 +208,53 @@ class CallAdmin(CompanyScopedAdmin):
         company = self._upload_company(request)
         operators = Operator.objects.for_company(company) if company else Operator.objects.none()
         form = CallUploadForm(request.POST or None, request.FILES or None, operators=operators)
+        results = None
         if request.method == "POST" and form.is_valid() and company is not None:
-            created = existing = 0
-            for upload in form.cleaned_data["audio"]:
-                try:
-                    result = call_upload(
-                        company=company,
-                        audio=upload,
-                        filename=upload.name,
-                        direction=form.cleaned_data["direction"],
-                        started_at=form.cleaned_data["started_at"],
-                        operator=form.cleaned_data["operator"],
-                        customer_phone=form.cleaned_data["customer_phone"],
-                    )
-                except DialixError as exc:
-                    self.message_user(request, f"{upload.name}: {exc.message}", messages.ERROR)
-                    continue
-                created += result.created
-                existing += not result.created
-            self.message_user(request, f"{created} call(s) created, {existing} already known (not duplicated).")
-            return HttpResponseRedirect(reverse("admin:calls_call_changelist"))
+            uploads = form.cleaned_data["audio"]
+            results = [self._upload_one(company=company, upload=upload, form=form) for upload in uploads]
+            created = sum(1 for row in results if row["outcome"] == "created")
+            duplicates = sum(1 for row in results if row["outcome"] == "duplicate")
+            failed = len(results) - created - duplicates
+            self.message_user(
+                request,
+                f"{created} call(s) created, {duplicates} already known (not duplicated), {failed} not stored.",
+                messages.WARNING if failed else messages.SUCCESS,
+            )
+            form = CallUploadForm(operators=operators, initial={"direction": form.cleaned_data["direction"]})
         context = {
             **self.admin_site.each_context(request),
             "title": "Upload call recordings",
             "form": form,
             "opts": self.model._meta,
             "no_company": company is None,
+            "results": results,
         }
         return TemplateResponse(request, "admin/calls/call/upload.html", context)
+
+    def _upload_one(self, *, company, upload, form: CallUploadForm) -> dict:
+        """One file of a batch, as its own unit: whatever happens to it, the other files are still stored."""
+        row = {"name": upload.name, "outcome": "failed", "call": None, "url": None, "error": ""}
+        try:
+            result = call_upload(
+                company=company,
+                audio=upload,
+                filename=upload.name,
+                direction=form.cleaned_data["direction"],
+                started_at=form.cleaned_data["started_at"],
+                operator=form.cleaned_data["operator"],
+                customer_phone=form.cleaned_data["customer_phone"],
+            )
+        except DialixError as exc:
+            row["error"] = exc.message
+            return row
+        except Exception:  # a bug or a storage failure on one file: reported on its row, logged with the details
+            logger.exception("call_upload_failed", extra={"company_id": company.pk, "upload_name": upload.name[:200]})
+            row["error"] = "This file could not be stored (an internal error, logged). Try it again."
+            return row
+        row["outcome"] = "created" if result.created else "duplicate"
+        row["call"] = result.call
+        row["url"] = reverse("admin:calls_call_change", args=[result.call.pk])
+        return row
 
     def _upload_company(self, request: HttpRequest):
         if request.user.is_superuser:

@@ -11,9 +11,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from calls.filters import CallFilter
 from calls.models import Call, Direction
 from calls.selectors import call_get, call_list, call_transcript, call_utterances
-from calls.services.upload import call_upload
+from calls.services.upload import EXTERNAL_ID_HELP, call_upload, external_id_problem
 from companies.api_auth import TokenPrincipal
 from companies.models import Role
 from companies.tenancy import CompanyMixin, membership_for_user
@@ -43,6 +44,16 @@ class CallOutputSerializer(serializers.ModelSerializer):
         ]
 
 
+class CallUploadOutputSerializer(CallOutputSerializer):
+    created = serializers.BooleanField(help_text="This request created the call.")
+    duplicate = serializers.BooleanField(
+        help_text="The same external id (or the same audio without one) was uploaded before: this is that call."
+    )
+
+    class Meta(CallOutputSerializer.Meta):
+        fields = [*CallOutputSerializer.Meta.fields, "created", "duplicate"]
+
+
 class CanWrite(permissions.BasePermission):
     """Tokens, owners and supervisors may write; analysts are read-only."""
 
@@ -57,20 +68,50 @@ class CanWrite(permissions.BasePermission):
 
 class CallUploadInputSerializer(serializers.Serializer):
     audio = serializers.FileField()
-    external_id = serializers.CharField(required=False, allow_blank=True, max_length=128, default="")
+    external_id = serializers.CharField(
+        required=False, allow_blank=True, max_length=128, default="", help_text=EXTERNAL_ID_HELP
+    )
     direction = serializers.ChoiceField(choices=Direction.choices)
     started_at = serializers.DateTimeField()
     customer_phone = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
     operator_id = serializers.IntegerField(required=False, allow_null=True, default=None)
     operator_extension = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
 
+    def validate_external_id(self, value: str) -> str:
+        problem = external_id_problem(value)
+        if problem is not None:
+            raise serializers.ValidationError(problem)
+        return value
+
+
+METADATA_MAX_CHARS = 64 * 1024  # the metadata part holds a few short fields
+
+
+def _metadata_problem(raw) -> tuple[dict | None, str | None]:
+    """The metadata part as a dict, or why it is not one."""
+    if not isinstance(raw, str):
+        return None, "Must be a JSON object sent as a text part."
+    if len(raw) > METADATA_MAX_CHARS:
+        return None, f"Too large: at most {METADATA_MAX_CHARS} characters."
+    try:
+        metadata = json.loads(raw)
+    except RecursionError:
+        return None, "Nested too deeply."
+    except ValueError:
+        return None, "Not valid JSON."
+    if not isinstance(metadata, dict):
+        return None, "Must be a JSON object."
+    return metadata, None
+
 
 class CallListApi(CompanyMixin, ListAPIView):
     """GET: the company's calls, newest first. POST: upload one call (multipart: `audio` + metadata fields, or
-    `audio` + a `metadata` part holding the same fields as JSON); answers 202 with the call's id."""
+    `audio` + a `metadata` part holding the same fields as JSON); answers 202 with the call as soon as it is stored.
+    A repeat of the same `external_id`, or of the same audio without one, answers with that same call and
+    `"duplicate": true` (`"created": false`): retrying a POST is safe."""
 
     serializer_class = CallOutputSerializer
-    filterset_fields = ["status", "direction", "operator", "source"]
+    filterset_class = CallFilter
     parser_classes = [MultiPartParser, FormParser]
     permission_classes = [*ListAPIView.permission_classes, CanWrite]
 
@@ -79,17 +120,18 @@ class CallListApi(CompanyMixin, ListAPIView):
 
     @extend_schema(
         request={"multipart/form-data": CallUploadInputSerializer},
-        responses={202: CallOutputSerializer, 400: OpenApiResponse(description="error body with field details")},
+        responses={
+            202: CallUploadOutputSerializer,
+            400: OpenApiResponse(description="error body with field details"),
+            409: OpenApiResponse(description="this external id already has another recording"),
+        },
     )
     def post(self, request: Request) -> Response:
         data = {key: request.data.get(key) for key in request.data if key != "metadata"}
         if "metadata" in request.data:
-            try:
-                metadata = json.loads(request.data["metadata"])
-            except (TypeError, ValueError):
-                return Response(error_body("invalid", "Invalid input.", {"metadata": ["Not valid JSON."]}), status=400)
-            if not isinstance(metadata, dict):
-                return Response(error_body("invalid", "Invalid input.", {"metadata": ["Must be a JSON object."]}), 400)
+            metadata, problem = _metadata_problem(request.data["metadata"])
+            if problem is not None:
+                return Response(error_body("invalid", "Invalid input.", {"metadata": [problem]}), status=400)
             data = {**metadata, **data}
         data["audio"] = request.FILES.get("audio")
         serializer = CallUploadInputSerializer(data=data)
@@ -107,7 +149,9 @@ class CallListApi(CompanyMixin, ListAPIView):
             customer_phone=values["customer_phone"],
         )
         body = CallOutputSerializer(call_list(company=self.company).get(pk=result.call.pk)).data
-        return Response({**body, "created": result.created}, status=status.HTTP_202_ACCEPTED)
+        return Response(
+            {**body, "created": result.created, "duplicate": result.duplicate}, status=status.HTTP_202_ACCEPTED
+        )
 
     def _operator(self, values: dict):
         operators = operator_list(company=self.company)
@@ -221,9 +265,10 @@ class PbxWebhookApi(APIView):
         event = serializer.validated_data["event"].lower()
         if event not in CALL_END_EVENTS:
             return Response({"queued": False, "reason": f"event {event!r} is not a call end"}, status=202)
-        from calls.tasks import pbx_fetch_call_task
+        from calls.tasks import pbx_fetch_call_task, task_enqueue
 
         call_uuid = serializer.validated_data["uuid"]
         company_id = account.company_id
-        transaction.on_commit(lambda: pbx_fetch_call_task.delay(company_id, call_uuid))
+        # In process the fetch runs here: a PBX that is down is recorded on the push's sync run, never a 500.
+        transaction.on_commit(lambda: task_enqueue(pbx_fetch_call_task, company_id, call_uuid, company_id=company_id))
         return Response({"queued": True, "uuid": call_uuid}, status=202)

@@ -1,3 +1,5 @@
+import re
+
 from django.db import models
 
 from companies.tenancy import CompanyOwned
@@ -28,9 +30,11 @@ class CallSource(models.TextChoices):
 
 
 def recording_path(call: "Call", filename: str) -> str:
-    """Company-scoped, so a bucket prefix or a folder never mixes tenants."""
-    ext = (filename.rsplit(".", 1)[-1] if "." in filename else "bin").lower()[:5]
-    return f"recordings/{call.company_id}/{call.started_at:%Y/%m}/{call.pbx_call_id}.{ext}"
+    """Company-scoped, so a bucket prefix or a folder never mixes tenants. Built only from safe characters, whatever
+    the call's id from its source or the uploaded file's name hold (slashes, dots, NUL...)."""
+    ext = re.sub(r"[^a-z0-9]", "", filename.rsplit(".", 1)[-1].lower() if "." in filename else "")[:5] or "bin"
+    name = re.sub(r"[^A-Za-z0-9_-]+", "_", call.pbx_call_id)[:100].strip("_") or f"call-{call.pk or 'new'}"
+    return f"recordings/{call.company_id}/{call.started_at:%Y/%m}/{name}.{ext}"
 
 
 class Call(CompanyOwned):

@@ -1,20 +1,52 @@
 """Thin Celery wrappers: a task imports its service, calls it and decides retries."""
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.exceptions import Retry
 
 from integrations.errors import RateLimited, TransientIntegrationError
 
 logger = logging.getLogger(__name__)
 
 
+def task_enqueue(
+    task: Task, *args: Any, company_id: int | None = None, on_failure: Callable[[BaseException], None] | None = None
+) -> None:
+    """Queues a follow-up task. With a broker this is ``task.delay(*args)``: the worker runs it and schedules its
+    retries. In process (``CELERY_TASK_ALWAYS_EAGER``, the no-broker default) the task runs here and now, and there is
+    nobody to run a retry later: a ``Retry`` it asks for, or any error, is logged and handed to ``on_failure`` (which
+    leaves the row in a state a person or a later sync picks up), and never escapes into the caller, e.g. a sync
+    page's on-commit hook or a request."""
+    if not task.app.conf.task_always_eager:
+        task.delay(*args)
+        return
+    try:
+        task.delay(*args)
+    except Exception as exc:
+        cause = exc.exc if isinstance(exc, Retry) and isinstance(exc.exc, BaseException) else exc
+        logger.warning(
+            "task_failed_in_process",
+            extra={
+                "company_id": company_id,
+                "task": task.name,
+                "task_args": list(args),
+                "reason": f"{type(cause).__name__}: {cause}",
+            },
+        )
+        if on_failure is not None:
+            on_failure(cause)
+
+
 @shared_task(ignore_result=True)
-def pbx_sync_company_task(company_id: int, kind: str = "scheduled") -> None:
+def pbx_sync_company_task(company_id: int, kind: str = "scheduled", run_id: int | None = None) -> None:
     # Not retried: the next scheduled run is the retry, and it continues from the last committed window.
+    # Beat's periodic task passes [company_id]; *Sync now* passes the id of the run it already shows as Queued.
     from calls.services.sync import pbx_sync_company
 
-    pbx_sync_company(company_id=company_id, kind=kind)
+    pbx_sync_company(company_id=company_id, kind=kind, run_id=run_id)
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=6)

@@ -343,13 +343,13 @@ def _update_call_score(call_id: int, *, status: str | None = None, from_status: 
 
 def calls_reanalyse(*, calls: QuerySet[Call], engine: str | None = None) -> int:
     """Queues a new analysis of calls that have a transcript (the transcript is reused; STT is not run again)."""
-    from calls.tasks import call_analyse_task
+    from calls.tasks import call_analyse_task, task_enqueue
 
     ids = list(calls.filter(status__in=REANALYSABLE, transcript__isnull=False).values_list("id", flat=True))
     Call.objects.filter(pk__in=ids).update(
         status=CallStatus.TRANSCRIBED, failure_code="", failure_reason="", attempts=0, updated_at=timezone.now()
     )
-    transaction.on_commit(lambda: [call_analyse_task.delay(call_id, engine) for call_id in ids])
+    transaction.on_commit(lambda: [task_enqueue(call_analyse_task, call_id, engine) for call_id in ids])
     return len(ids)
 
 

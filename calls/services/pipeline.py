@@ -34,11 +34,11 @@ def call_recording_stored(*, call: Call) -> None:
     """Runs after the recording's transaction commits: queues the transcription (unless switched off)."""
     from django.conf import settings
 
-    from calls.tasks import call_transcribe_task
+    from calls.tasks import call_transcribe_task, task_enqueue
 
     logger.info("call_recording_stored", extra={"company_id": call.company_id, "call_id": call.pk})
     if settings.DIALIX_AUTO_TRANSCRIBE:
-        call_transcribe_task.delay(call.pk)
+        task_enqueue(call_transcribe_task, call.pk, company_id=call.company_id)  # in process: never raises into us
 
 
 RECORDING_FAILURES = ("recording_missing", "recording_unavailable", "recording_invalid", "recording_too_large")
@@ -48,7 +48,7 @@ def calls_retry_recording(*, calls) -> int:
     """Puts failed PBX calls without a recording back to NEW and queues the fetch again; returns how many."""
     from django.db import transaction
 
-    from calls.tasks import call_fetch_recording_task
+    from calls.tasks import call_fetch_recording_task, task_enqueue
 
     ids = list(
         calls.filter(status=CallStatus.FAILED, failure_code__in=RECORDING_FAILURES, recording="")
@@ -58,5 +58,5 @@ def calls_retry_recording(*, calls) -> int:
     Call.objects.filter(pk__in=ids, status=CallStatus.FAILED).update(
         status=CallStatus.NEW, failure_code="", failure_reason="", attempts=0, updated_at=timezone.now()
     )
-    transaction.on_commit(lambda: [call_fetch_recording_task.delay(call_id) for call_id in ids])
+    transaction.on_commit(lambda: [task_enqueue(call_fetch_recording_task, call_id) for call_id in ids])
     return len(ids)

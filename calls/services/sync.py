@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from calls.models import CallSource
+from calls.models import CallSource, CallStatus
 from calls.services.ingest import calls_upsert_from_pbx, operators_upsert_from_pbx
+from calls.services.pipeline import call_mark_failed
 from integrations.errors import IntegrationError, TransientIntegrationError
 from integrations.models import PbxAccount, SyncKind, SyncRun, SyncStatus
 from integrations.services import (
@@ -37,11 +39,28 @@ def _windows(since: datetime, until: datetime, size: timedelta) -> Iterator[tupl
         start = end
 
 
-def _queue_recordings(call_ids: list[int]) -> None:
-    from calls.tasks import call_fetch_recording_task
+def _recording_not_fetched(call_id: int) -> Callable[[BaseException], None]:
+    def mark(exc: BaseException) -> None:
+        # In process nobody runs the retry later: the call says why, and *Fetch the recording again* (or a sync that
+        # sees the call change) queues it once more.
+        call_mark_failed(
+            call_id=call_id,
+            code="recording_unavailable",
+            reason=f"The recording could not be fetched ({type(exc).__name__}: {exc}); "
+            "use 'Fetch the recording again' to retry.",
+            from_status=CallStatus.NEW,
+        )
+
+    return mark
+
+
+def _queue_recordings(call_ids: list[int], *, company_id: int) -> None:
+    from calls.tasks import call_fetch_recording_task, task_enqueue
 
     for call_id in call_ids:
-        call_fetch_recording_task.delay(call_id)
+        task_enqueue(
+            call_fetch_recording_task, call_id, company_id=company_id, on_failure=_recording_not_fetched(call_id)
+        )
 
 
 def pbx_sync_page(*, account: PbxAccount, calls, window_end: datetime) -> tuple:
@@ -53,18 +72,78 @@ def pbx_sync_page(*, account: PbxAccount, calls, window_end: datetime) -> tuple:
             Q(sync_cursor__isnull=True) | Q(sync_cursor__lt=window_end)
         ).update(sync_cursor=window_end)
         if account.fetch_recordings and result.fetch_recording_ids:
-            ids = list(result.fetch_recording_ids)
-            transaction.on_commit(lambda: _queue_recordings(ids))
+            ids, company_id = list(result.fetch_recording_ids), account.company_id
+            transaction.on_commit(lambda: _queue_recordings(ids, company_id=company_id))
     return result
 
 
-def pbx_sync_company(*, company_id: int, kind: str = SyncKind.SCHEDULED, until: datetime | None = None) -> SyncRun:
-    """One sync of a company's PBX, recorded as a SyncRun. Safe to run at any time and any number of times:
-    another sync of the same company holding the lease makes this one SKIPPED; a failure keeps all stored calls
-    and the cursor of the last committed window, so the next run continues from there."""
+def pbx_sync_queue(*, account: PbxAccount, kind: str = SyncKind.MANUAL) -> SyncRun:
+    """Shows the sync as a Queued run at once and queues it (after the caller's transaction commits): the worker
+    picks up that run. Without a broker the sync runs in process before this returns."""
+    from calls.tasks import pbx_sync_company_task, task_enqueue
+
+    run = SyncRun.objects.create(
+        company_id=account.company_id, account=account, kind=kind, status=SyncStatus.QUEUED, started_at=timezone.now()
+    )
+    company_id, run_id = account.company_id, run.pk
+
+    def send() -> None:
+        try:
+            task_enqueue(pbx_sync_company_task, company_id, kind, run_id, company_id=company_id)
+        except Exception as exc:  # the broker is down: the run must not stay Queued
+            SyncRun.objects.filter(pk=run_id, status=SyncStatus.QUEUED).update(
+                status=SyncStatus.FAILED,
+                error=f"Could not queue the sync: {error_text(exc)}"[:2000],
+                finished_at=timezone.now(),
+                updated_at=timezone.now(),
+            )
+            logger.error("pbx_sync_not_queued", extra={"company_id": company_id, "sync_run_id": run_id})
+
+    transaction.on_commit(send)
+    logger.info("pbx_sync_queued", extra={"company_id": company_id, "sync_run_id": run_id, "kind": kind})
+    return run
+
+
+def _run_for(*, account: PbxAccount, kind: str, run_id: int | None, now: datetime) -> SyncRun | None:
+    """The queued run this sync picks up (QUEUED -> RUNNING, one conditional UPDATE), or a new one (schedule).
+    None: the queued run was closed meanwhile (a later sync read the PBX for it), so there is nothing to do."""
+    if run_id is None:
+        return SyncRun.objects.create(company_id=account.company_id, account=account, kind=kind, started_at=now)
+    picked = SyncRun.objects.filter(pk=run_id, account=account, status=SyncStatus.QUEUED).update(
+        status=SyncStatus.RUNNING, started_at=now, updated_at=now
+    )
+    if not picked:
+        logger.info("pbx_sync_run_already_closed", extra={"company_id": account.company_id, "sync_run_id": run_id})
+        return None
+    return SyncRun.objects.get(pk=run_id)
+
+
+def _close_queued_runs(*, account: PbxAccount, reader: SyncRun) -> None:
+    """Runs queued before this sync took the lease are covered by it: they end SKIPPED now, never Queued forever,
+    and their own task (if it ever runs) finds nothing to do."""
+    now = timezone.now()
+    SyncRun.objects.filter(account=account, status=SyncStatus.QUEUED, started_at__lte=reader.started_at).exclude(
+        pk=reader.pk
+    ).update(
+        status=SyncStatus.SKIPPED,
+        error=f"Sync run {reader.pk} read the PBX instead.",
+        finished_at=now,
+        updated_at=now,
+    )
+
+
+def pbx_sync_company(
+    *, company_id: int, kind: str = SyncKind.SCHEDULED, until: datetime | None = None, run_id: int | None = None
+) -> SyncRun:
+    """One sync of a company's PBX, recorded as a SyncRun (the queued one given by ``run_id``, else a new one). Safe to
+    run at any time and any number of times: another sync of the same company holding the lease makes this one
+    SKIPPED; a failure keeps all stored calls and the cursor of the last committed window, so the next run continues
+    from there. Whatever stops it, its run ends FAILED with the error and the lease is released."""
     account = PbxAccount.objects.select_related("company").get(company_id=company_id)
     now = timezone.now()
-    run = SyncRun.objects.create(company_id=company_id, account=account, kind=kind, started_at=now)
+    run = _run_for(account=account, kind=kind, run_id=run_id, now=now)
+    if run is None:
+        return SyncRun.objects.get(pk=run_id)
     if not pbx_lease_acquire(account_id=account.pk):
         run.status, run.finished_at = SyncStatus.SKIPPED, timezone.now()
         run.save(update_fields=["status", "finished_at", "updated_at"])
@@ -78,6 +157,7 @@ def pbx_sync_company(*, company_id: int, kind: str = SyncKind.SCHEDULED, until: 
     )
     run.window_from, run.window_to = since, until
     try:
+        _close_queued_runs(account=account, reader=run)
         client = pbx_client_for(account)
         run.operators_created, _ = operators_upsert_from_pbx(company=account.company, operators=client.list_operators())
         for window_start, window_end in _windows(since, until, SYNC_WINDOW):
@@ -95,13 +175,17 @@ def pbx_sync_company(*, company_id: int, kind: str = SyncKind.SCHEDULED, until: 
         pbx_account_record_error(account=account, exc=exc)
         if not isinstance(exc, TransientIntegrationError):
             logger.error("pbx_sync_failed", extra={"company_id": company_id, "reason": run.error})
+    except BaseException as exc:  # a bug or a lost database: the run says so instead of staying Running; then re-raise
+        run.status, run.error = SyncStatus.FAILED, error_text(exc)[:2000]
+        logger.exception("pbx_sync_crashed", extra={"company_id": company_id, "sync_run_id": run.pk})
+        with contextlib.suppress(Exception):  # the database may be what failed: the original error matters more
+            pbx_account_record_error(account=account, exc=exc)
+        _close_run(run=run, account=account)
+        raise
     else:
         run.status = SyncStatus.SUCCEEDED
         pbx_account_record_success(account=account)
-    finally:
-        run.finished_at = timezone.now()
-        run.save()
-        pbx_lease_release(account_id=account.pk)
+    _close_run(run=run, account=account)
     logger.info(
         "pbx_sync_finished",
         extra={
@@ -109,11 +193,20 @@ def pbx_sync_company(*, company_id: int, kind: str = SyncKind.SCHEDULED, until: 
             "sync_run_id": run.pk,
             "status": run.status,
             "fetched": run.fetched,
-            "created": run.created,
-            "updated": run.updated,
+            "calls_created": run.created,
+            "calls_updated": run.updated,
         },
     )
     return run
+
+
+def _close_run(*, run: SyncRun, account: PbxAccount) -> None:
+    """Saves the run's outcome and releases the lease; each step on its own, so one failing never skips the other."""
+    run.finished_at = timezone.now()
+    try:
+        run.save()
+    finally:
+        pbx_lease_release(account_id=account.pk)
 
 
 def pbx_fetch_call(*, company_id: int, pbx_call_id: str) -> SyncRun:
@@ -127,7 +220,7 @@ def pbx_fetch_call(*, company_id: int, pbx_call_id: str) -> SyncRun:
             result = calls_upsert_from_pbx(company=account.company, calls=calls, source=CallSource.PUSH)
             if account.fetch_recordings and result.fetch_recording_ids:
                 ids = list(result.fetch_recording_ids)
-                transaction.on_commit(lambda: _queue_recordings(ids))
+                transaction.on_commit(lambda: _queue_recordings(ids, company_id=company_id))
         run.fetched, run.created, run.updated, run.skipped = (
             result.fetched,
             result.created,
@@ -143,6 +236,12 @@ def pbx_fetch_call(*, company_id: int, pbx_call_id: str) -> SyncRun:
     except IntegrationError as exc:
         run.status, run.error = SyncStatus.FAILED, error_text(exc)
         pbx_account_record_error(account=account, exc=exc)
+    except BaseException as exc:  # never a run left Running
+        run.status, run.error = SyncStatus.FAILED, error_text(exc)[:2000]
+        run.finished_at = timezone.now()
+        run.save()
+        logger.exception("pbx_fetch_call_crashed", extra={"company_id": company_id, "sync_run_id": run.pk})
+        raise
     run.finished_at = timezone.now()
     run.save()
     return run

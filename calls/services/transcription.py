@@ -176,9 +176,9 @@ def _save_transcript(call: Call, result, *, notes: list[str], seconds: float) ->
             **metrics.as_fields(),
         )
         if settings.DIALIX_AUTO_ANALYSE:
-            from calls.tasks import call_analyse_task
+            from calls.tasks import call_analyse_task, task_enqueue
 
-            transaction.on_commit(lambda: call_analyse_task.delay(call.pk))
+            transaction.on_commit(lambda: task_enqueue(call_analyse_task, call.pk, company_id=call.company_id))
     logger.info(
         "call_transcribed",
         extra={
@@ -192,7 +192,7 @@ def _save_transcript(call: Call, result, *, notes: list[str], seconds: float) ->
 
 def calls_retranscribe(*, calls, engine: str | None = None) -> int:
     """Queues a new transcription of calls that have a recording (optionally with another engine); returns how many."""
-    from calls.tasks import call_transcribe_task
+    from calls.tasks import call_transcribe_task, task_enqueue
 
     ids = list(
         calls.filter(Q(status__in=RETRANSCRIBABLE) | Q(status=CallStatus.RECORDING_STORED))
@@ -202,5 +202,5 @@ def calls_retranscribe(*, calls, engine: str | None = None) -> int:
     Call.objects.filter(pk__in=ids).exclude(status=CallStatus.TRANSCRIBING).update(
         status=CallStatus.RECORDING_STORED, failure_code="", failure_reason="", attempts=0, updated_at=timezone.now()
     )
-    transaction.on_commit(lambda: [call_transcribe_task.delay(call_id, engine) for call_id in ids])
+    transaction.on_commit(lambda: [task_enqueue(call_transcribe_task, call_id, engine) for call_id in ids])
     return len(ids)

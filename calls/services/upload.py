@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
@@ -30,10 +31,29 @@ class UploadConflict(DialixError):
     default_message = "A call with this external id already has a different recording."
 
 
+# An external id becomes part of the call's identity and of its recording's file name: a safe charset only.
+EXTERNAL_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+EXTERNAL_ID_HELP = "Up to 128 letters, digits and . _ : - (no spaces, slashes or other characters)."
+
+
+def external_id_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an external id, or None when it can (empty means: none given)."""
+    if value == "":
+        return None
+    if not EXTERNAL_ID_PATTERN.fullmatch(value) or value.strip(".") == "":
+        return f"Not a valid external id. {EXTERNAL_ID_HELP}"
+    return None
+
+
 @dataclass(frozen=True)
 class UploadResult:
     call: Call
     created: bool
+
+    @property
+    def duplicate(self) -> bool:
+        """The same external id, or the same audio, was uploaded before: this is that call, not a new one."""
+        return not self.created
 
 
 def call_upload(
@@ -49,6 +69,9 @@ def call_upload(
 ) -> UploadResult:
     """Stores an uploaded call with its recording. Idempotent: the same external id, or without one the same audio,
     gives the same call (metadata updated), never a second one."""
+    problem = external_id_problem(external_id)
+    if problem is not None:
+        raise UploadRejected(details={"external_id": [problem]})
     if operator is not None and operator.company_id != company.pk:
         raise UploadRejected(details={"operator": ["Unknown operator."]})
     try:
@@ -84,7 +107,13 @@ def call_upload(
                 setattr(call, name, values[name])
             call.save(update_fields=[*changed, "updated_at"])
     if not call.recording:
-        ext = filename.rsplit(".", 1)[-1].lower()[:5] if "." in filename else "audio"
-        call = call_store_recording(call=call, source=audio, filename=f"{pbx_call_id}.{ext}", fields=fields)
-    logger.info("call_uploaded", extra={"company_id": company.pk, "call_id": call.pk, "created": created})
+        # Only the extension of the client's file name is used, and only its letters and digits.
+        ext = re.sub(r"[^a-z0-9]", "", filename.rsplit(".", 1)[-1].lower())[:5] if "." in filename else ""
+        try:
+            call = call_store_recording(call=call, source=audio, filename=f"call.{ext or 'audio'}", fields=fields)
+        except Exception:
+            if created:  # no call without its recording: the client's retry starts clean
+                Call.objects.filter(pk=call.pk, recording="").delete()
+            raise
+    logger.info("call_uploaded", extra={"company_id": company.pk, "call_id": call.pk, "is_new": created})
     return UploadResult(call=call, created=created)

@@ -4,9 +4,10 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from calls.models import Call, CallStatus
+from calls.models import Call, CallStatus, recording_path
 from calls.tests.factories import CallFactory
 from companies.models import Role
+from integrations.models import SyncKind, SyncRun, SyncStatus
 from integrations.services import pbx_push_secret_rotate
 from operators.tests.factories import OperatorFactory
 
@@ -25,6 +26,13 @@ def test_call_list_newest_first_with_operator_and_flat_query_count(token_client,
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 GOOD = FIXTURES / "calls" / "en-01-sale.stereo8k.mp3"
 BROKEN = FIXTURES / "audio-edge" / "not-audio.mp3"
+OTHER = FIXTURES / "calls" / "en-02-complaint.stereo8k.mp3"
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
 
 
 def _upload(client, path=GOOD, **fields):
@@ -46,9 +54,81 @@ def test_upload_creates_call_with_recording_and_answers_202(token_client, compan
 
 def test_upload_same_file_twice_is_one_call(token_client, company):
     first = _upload(token_client).json()
-    second = _upload(token_client).json()
-    assert first["id"] == second["id"] and second["created"] is False
+    second = _upload(token_client)
+    assert second.status_code == 202, second.content
+    assert first["id"] == second.json()["id"] and second.json()["created"] is False
+    assert (first["duplicate"], second.json()["duplicate"]) == (False, True)
     assert Call.objects.for_company(company).count() == 1
+
+
+def test_upload_retried_with_the_same_external_id_answers_the_same_call_as_a_duplicate(token_client, company):
+    # Finding 2: the first POST stored the call and then answered 500; its retry was deduplicated and failed again.
+    first = _upload(token_client, external_id="crm-77")
+    retry = _upload(token_client, external_id="crm-77")
+    assert (first.status_code, retry.status_code) == (202, 202), retry.content
+    assert retry.json()["id"] == first.json()["id"]
+    assert (retry.json()["duplicate"], retry.json()["created"]) == (True, False)
+    assert retry.json()["pbx_call_id"] == "crm-77" and retry.json()["status"] == CallStatus.RECORDING_STORED
+    assert Call.objects.for_company(company).count() == 1
+
+
+def test_upload_of_another_recording_under_a_known_external_id_is_a_conflict(token_client, company):
+    _upload(token_client, external_id="crm-78")
+    response = _upload(token_client, path=OTHER, external_id="crm-78")
+    assert response.status_code == 409 and "external_id" in response.json()["error"]["details"]
+    assert Call.objects.for_company(company).count() == 1
+
+
+@pytest.mark.parametrize(
+    "external_id", ["../x", "a/b", "../../../../etc/passwd", "nul\x00byte", "..", "a b", "x" * 129]
+)
+def test_upload_with_an_unsafe_external_id_is_400_and_stores_nothing(token_client, company, external_id, media_root):
+    response = _upload(token_client, external_id=external_id)
+    assert response.status_code == 400, response.content
+    assert "external_id" in response.json()["error"]["details"]
+    assert not Call.objects.for_company(company).exists()  # no orphan call row
+    assert not any(media_root.rglob("*.mp3"))  # and no file
+
+
+def test_upload_with_an_unsafe_external_id_in_the_metadata_part_is_400(token_client, company):
+    with open(GOOD, "rb") as fh:
+        audio = SimpleUploadedFile(GOOD.name, fh.read(), content_type="audio/mpeg")
+    metadata = json.dumps({"direction": "outbound", "started_at": "2026-11-20T10:00:00Z", "external_id": "a/../b"})
+    response = token_client.post("/api/v1/calls/", {"audio": audio, "metadata": metadata}, format="multipart")
+    assert response.status_code == 400 and "external_id" in response.json()["error"]["details"]
+    assert not Call.objects.for_company(company).exists()
+
+
+def test_upload_stores_its_recording_under_a_safe_name_from_a_client_file_name(token_client, company):
+    with open(GOOD, "rb") as fh:
+        audio = SimpleUploadedFile("../../evil.mp3/..\\x.MP3", fh.read(), content_type="audio/mpeg")
+    data = {
+        "direction": "inbound",
+        "started_at": "2026-11-20T10:00:00Z",
+        "external_id": "crm:2026.11-a_b",
+        "audio": audio,
+    }
+    response = token_client.post("/api/v1/calls/", data, format="multipart")
+    assert response.status_code == 202, response.content
+    name = Call.objects.for_company(company).get().recording.name
+    assert name == f"recordings/{company.pk}/2026/11/crm_2026_11-a_b.mp3"
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "Too large"),  # finding 9: this nesting raised RecursionError (500)
+        ('{"a": ' + "[" * 5_000 + "]" * 5_000 + "}", "Nested too deeply"),
+        ("[1, 2]", "Must be a JSON object"),
+    ],
+)
+def test_upload_with_unusable_metadata_is_400_on_metadata(token_client, company, metadata, message):
+    with open(GOOD, "rb") as fh:
+        audio = SimpleUploadedFile(GOOD.name, fh.read(), content_type="audio/mpeg")
+    response = token_client.post("/api/v1/calls/", {"audio": audio, "metadata": metadata}, format="multipart")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["metadata"][0].startswith(message)
+    assert not Call.objects.for_company(company).exists()
 
 
 def test_upload_metadata_as_json_part(token_client, company):
@@ -117,3 +197,37 @@ def test_push_with_unknown_secret_is_404_and_bad_body_is_400(api_client, pbx_acc
     secret = pbx_push_secret_rotate(account=pbx_account)
     response = api_client.post(f"/api/v1/pbx/webhook/{secret}/", {"event": "call_end"})
     assert response.status_code == 400 and "uuid" in response.json()["error"]["details"]
+
+
+def test_operator_filter_answers_another_companys_operator_like_a_missing_one(token_client, company, other_company):
+    """No existence oracle: the filter's choices are the token's company's operators only."""
+    from operators.models import Operator
+
+    mine = Operator.objects.create(company=company, name="Mine", pbx_extension="101")
+    theirs = Operator.objects.create(company=other_company, name="Theirs", pbx_extension="101")
+    CallFactory(company=company, operator=mine)
+    assert len(token_client.get(f"/api/v1/calls/?operator={mine.pk}").json()["results"]) == 1
+    foreign = token_client.get(f"/api/v1/calls/?operator={theirs.pk}")
+    missing = token_client.get(f"/api/v1/calls/?operator={theirs.pk + 1000}")
+    assert foreign.status_code == missing.status_code == 400
+    assert foreign.json()["error"]["code"] == missing.json()["error"]["code"]
+    assert list(foreign.json()["error"]["details"]) == list(missing.json()["error"]["details"]) == ["operator"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_push_while_the_pbx_is_down_answers_202_and_records_the_failure_in_process(api_client, pbx_fake, pbx_account):
+    # No broker: the fetch runs inside the request once it commits; its Celery Retry escaped as a 500 (finding 9).
+    secret = pbx_push_secret_rotate(account=pbx_account)
+    pbx_fake.fail_next(20, "http500")
+    response = api_client.post(f"/api/v1/pbx/webhook/{secret}/", {"uuid": "call-while-down", "event": "call_end"})
+    assert response.status_code == 202 and response.json()["queued"] is True
+    run = SyncRun.objects.get(account=pbx_account, kind=SyncKind.PUSH)
+    assert run.status == SyncStatus.FAILED and run.finished_at is not None
+    assert run.error.startswith("PbxUnavailable"), run.error
+
+
+def test_recording_path_is_safe_whatever_the_call_id_holds(company):
+    call = CallFactory.build(company=company, pbx_call_id="../../a/b\x00c..d")  # PostgreSQL refuses NUL: not saved
+    path = recording_path(call, "../x/evil.m/p3\x00")
+    assert path.startswith(f"recordings/{company.pk}/") and ".." not in path and "\x00" not in path
+    assert path.rsplit("/", 1)[-1] == "a_b_c_d.mp3"

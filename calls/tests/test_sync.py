@@ -274,9 +274,9 @@ def test_pbx_sync_company_expired_keys_are_renewed_and_kept(pbx_fake, one_day, c
     ("mode", "error_prefix"),
     [
         ("http500", "PbxUnavailable: OnlinePBX answered HTTP 500"),
-        ("malformed_json", "PbxBadResponse: OnlinePBX answered mongo_history/search.json with HTTP 200 and a body"),
-        ("garbage", "PbxBadResponse: OnlinePBX answered mongo_history/search.json with HTTP 200 and a body"),
-        ("status0", "PbxBadResponse: OnlinePBX refused mongo_history/search.json: Internal error"),
+        ("malformed_json", "PbxBadResponse: OnlinePBX answered mongo_history/search.json with HTTP 200 and something"),
+        ("garbage", "PbxBadResponse: OnlinePBX answered mongo_history/search.json with HTTP 200 and something"),
+        ("status0", "PbxBadResponse: OnlinePBX refused mongo_history/search.json: no error code given"),
     ],
 )
 def test_pbx_sync_company_failure_keeps_calls_and_next_run_recovers(

@@ -15,10 +15,14 @@ class Command(BaseCommand):
         if company is None:
             raise CommandError(f"No company with slug {options['company']!r}")
         if options["queue"]:
-            from calls.tasks import pbx_sync_company_task
+            from calls.services.sync import pbx_sync_queue
+            from integrations.models import PbxAccount
 
-            pbx_sync_company_task.delay(company.pk, "manual")
-            self.stdout.write(f"Sync of {company.name} queued.")
+            account = PbxAccount.objects.filter(company=company).first()
+            if account is None:
+                raise CommandError(f"{company.name} has no PBX account.")
+            run = pbx_sync_queue(account=account, kind="manual")
+            self.stdout.write(f"Sync of {company.name} queued (sync run {run.pk}).")
             return
         from calls.services.sync import pbx_sync_company
 
