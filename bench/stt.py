@@ -1,6 +1,10 @@
-"""Offline speech-to-text bench: the real engine (Whisper base, int8, 2 CPU threads) on every committed test call.
+"""Offline speech-to-text bench: the real engine (Whisper base, int8, DIALIX_STT_CPU_THREADS threads, default 2) on
+every committed test call.
 
     DJANGO_SETTINGS_MODULE=dialix.settings.test .venv/bin/python bench/stt.py [call-id-prefix ...]
+
+The words depend on the CPU's kernel library: CTranslate2 runs Intel MKL on Intel CPUs and oneDNN elsewhere
+(`CT2_USE_MKL=0` makes Intel run oneDNN too; the test settings set it). The bench prints which one ran.
 
 For each language with test audio: WER against the ground truth (numbers normalised the way fixtures/calls/README.md
 says) on the 8 kHz stereo calls (per channel, merged) and the 8 kHz mono calls, the share of words given to the right
@@ -27,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLS_DIR = ROOT / "fixtures" / "calls"
-THREADS = 2
+THREADS = int(os.environ.get("DIALIX_STT_CPU_THREADS") or 2)  # as the worker reads it (settings), default 2
 LANGUAGES = ("uz", "ru", "en")  # the company's languages: detection runs among them (Uzbek never detected)
 OPERATOR_CUES = ("Dialix Market",)  # the company's name, as the transcription service passes it
 GOALS = {
@@ -182,6 +186,33 @@ def _goal(label: str, shown: str, ok: bool, goal: str) -> None:
     print(f"  {label:<34} {shown:>16}   goal {goal:<8} {'ok' if ok else 'MISSED'}")
 
 
+_ISAS = (("avx512_vnni", "AVX-512 VNNI"), ("avx512f", "AVX-512"), ("avx2", "AVX2"))
+
+
+def cpu_kernels(env: dict[str, str] | None = None, cpuinfo: str | None = None) -> str:
+    """Which kernel library CTranslate2 runs here, decided as CTranslate2 decides it: CT2_USE_MKL when set ("1" or
+    "true" is MKL), else Intel MKL on an Intel CPU and oneDNN on any other; with the CPU's vendor and widest vector
+    extension, which both libraries use unless capped (ONEDNN_MAX_CPU_ISA; the test settings cap oneDNN at AVX2).
+    CTranslate2 logs the library with CT2_VERBOSE=1 ("Use Intel MKL"), oneDNN its ISA with ONEDNN_VERBOSE=1."""
+    env = os.environ if env is None else env
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    intel = "GenuineIntel" in cpuinfo
+    setting = env.get("CT2_USE_MKL") or ""
+    mkl = setting.strip().lower() in ("1", "true") if setting else intel
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
+    isa = next((name for flag, name in _ISAS if flag in flags), "no AVX2")
+    vendor = "Intel" if intel else "AMD" if "AuthenticAMD" in cpuinfo else "unknown"
+    why = f"CT2_USE_MKL={setting}" if setting else "CT2_USE_MKL unset"
+    cap = env.get("ONEDNN_MAX_CPU_ISA")
+    if cap and not mkl:
+        why += f", ONEDNN_MAX_CPU_ISA={cap}"
+    return f"{'Intel MKL' if mkl else 'oneDNN'} ({vendor} CPU, {isa}; {why})"
+
+
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -215,6 +246,7 @@ def main(prefixes: Sequence[str]) -> None:
     tallies: dict[tuple[str, str], Tally] = defaultdict(Tally)
     cue_right: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # cue -> [right, had an opinion]
     print(f"{recogniser.name} from {model_dir}; {len(calls)} calls; company languages {LANGUAGES}; {THREADS} threads")
+    print(f"CPU kernels: {cpu_kernels()}")
     print(
         f"load average at start: {os.getloadavg()[0]:.2f} (RTF is wall clock; cpuRTF = CPU s / {THREADS} / audio s)\n"
     )

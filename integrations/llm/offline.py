@@ -1,11 +1,12 @@
 """The offline analyzer: deterministic keyword rules, no network, no model.
 
 What it does well: greeting / introduction / company name / asking the name / farewell style items, in Uzbek (Latin
-and Cyrillic), Russian and English, with the exact sentence it relied on as evidence. What it cannot do: judge meaning
-(was the answer correct, was the customer's problem understood), irony, or criteria it has no rule for; those say so
-("no rule for this criterion; needs an LLM or example phrases") instead of guessing. Sentiment comes from word lists
-with a two-word negation window and is labelled heuristic. The summary is extractive: the customer's first real
-request and the operator's last commitment, quoted in the transcript's own words.
+and Cyrillic), Russian and English, with the exact sentence it relied on as evidence. The company name is matched by
+sound, as speech engines spell it ("Dialics Market", "Диаликс Маркет" for Dialix Market), saying how alike it was.
+What it cannot do: judge meaning (was the answer correct, was the customer's problem understood), irony, or criteria
+it has no rule for; those say so ("no rule for this criterion; needs an LLM or example phrases") instead of guessing.
+Sentiment comes from word lists with a two-word negation window and is labelled heuristic. The summary is extractive:
+the customer's first real request and the operator's last commitment, quoted in the transcript's own words.
 
 Everything a call does not change (phrase lists, lexicons, tables) is compiled at import; a call tokenises each turn
 once and matches token lists, so there is no regex compilation per call.
@@ -58,7 +59,6 @@ _RU_ROMAN = {
     "х": "h", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "sh", "ъ": "", "ы": "i", "ь": "", "э": "e", "ю": "iu", "я": "ia",
     "ў": "o", "қ": "k", "ғ": "g", "ҳ": "h",
 }  # fmt: skip
-_SKELETON_FOLDS = (("x", "ks"), ("q", "k"), ("w", "v"), ("ck", "k"), ("c", "k"), ("ph", "f"), ("y", "i"), ("'", ""))
 
 
 def _is_uzbek_cyrillic(lowered: str) -> bool:
@@ -97,11 +97,22 @@ def normalise_text(text: str) -> str:
     return " ".join(_normalise_word(m.group(), uzbek=uzbek) for m in _WORD.finditer(lowered))
 
 
-def _skeleton(key: str) -> str:
-    out = "".join(_RU_ROMAN.get(ch, ch) for ch in key)
-    for old, new in _SKELETON_FOLDS:
+_SOFT_C = re.compile(r"c(?=[eiy])")  # c before e, i, y sounds s (Celina, delicious); elsewhere k (Dialics, Cola)
+_DOUBLED = re.compile(r"(.)\1+")
+_SOUND_FOLDS = (("x", "ks"), ("q", "k"), ("w", "v"), ("y", "i"), ("'", ""))
+
+
+@lru_cache(maxsize=65536)
+def _sound(key: str) -> str:
+    """How a word sounds, in Latin letters: "Dialix", "Dialics", "Dialiks", "Dialliks" and "Диаликс" are all "dialiks".
+
+    Cyrillic is romanised, ph -> f, ck -> k, soft c -> s and hard c -> k, x -> ks, q -> k, w -> v, y -> i, apostrophes
+    dropped, doubled letters made single. Only used to compare a company's name with what was heard."""
+    out = "".join(_RU_ROMAN.get(ch, ch) for ch in key).replace("ph", "f").replace("ck", "k")
+    out = _SOFT_C.sub("s", out).replace("c", "k")
+    for old, new in _SOUND_FOLDS:
         out = out.replace(old, new)
-    return out
+    return _DOUBLED.sub(r"\1", out)
 
 
 # --- phrase patterns ----------------------------------------------------------------------------------------------
@@ -459,6 +470,8 @@ _TEXTS = {
         "no_rule": "no rule for this criterion; needs an LLM or example phrases",
         "no_turns": "no speech from the {speaker} in the transcript",
         "no_company": "the company name is not set, so it cannot be checked",
+        "name_said": "said “{name}”",
+        "name_heard": "heard “{heard}” ≈ “{name}” ({similarity} alike by sound)",
         "rude": 'rude wording: "{phrase}"',
         "no_courtesy": "no courtesy words (please, thank you, sorry)",
         "first": "first 2 turns", "last": "last 2 turns", "all": "all turns",
@@ -476,6 +489,8 @@ _TEXTS = {
         "no_rule": "нет правила для этого критерия; нужен LLM или примеры фраз",
         "no_turns": "в расшифровке нет реплик (сторона: {speaker})",
         "no_company": "название компании не задано, проверить нельзя",
+        "name_said": "сказано «{name}»",
+        "name_heard": "услышано «{heard}» ≈ «{name}» (похоже по звучанию на {similarity})",
         "rude": "грубая формулировка: «{phrase}»",
         "no_courtesy": "нет вежливых слов (пожалуйста, спасибо, извините)",
         "first": "первые 2 реплики", "last": "последние 2 реплики", "all": "все реплики",
@@ -493,6 +508,8 @@ _TEXTS = {
         "no_rule": "bu mezon uchun qoida yo'q; LLM yoki namunaviy iboralar kerak",
         "no_turns": "transkriptda gap yo'q (tomon: {speaker})",
         "no_company": "kompaniya nomi kiritilmagan, tekshirib bo'lmaydi",
+        "name_said": "aytildi: “{name}”",
+        "name_heard": "eshitildi: “{heard}” ≈ “{name}” (talaffuzi {similarity} o'xshash)",
         "rude": "qo'pol ibora: “{phrase}”",
         "no_courtesy": "xushmuomala so'zlar yo'q (iltimos, rahmat, kechirasiz)",
         "first": "dastlabki 2 ta gap", "last": "oxirgi 2 ta gap", "all": "barcha gaplar",
@@ -519,7 +536,7 @@ class _Turn:
     sentences: list[int]
     positions: dict[str, list[int]]  # word -> where it occurs
     initials: dict[str, list[int]]  # first letter -> where words starting with it occur
-    skeletons: list[str] | None = None
+    sounds: list[str] | None = None  # _sound of each key, made when a company name is looked for
 
 
 @dataclass(frozen=True, slots=True)
@@ -541,6 +558,14 @@ class _Hit:
 
     def words(self) -> str:
         return self.turn.turn.text[self.turn.spans[self.start][0] : self.turn.spans[self.end][1]]
+
+
+@dataclass(frozen=True, slots=True)
+class _NameHit(_Hit):
+    """A company name heard in a turn: which spelling of it (the company's or an example's), and how alike by sound."""
+
+    name: str = ""
+    similarity: float = 0.0
 
 
 def _prepare(turn: TurnText) -> _Turn:
@@ -684,25 +709,79 @@ def _example_hit(phrase: tuple[str, ...], turns: list[_Turn]) -> _Hit | None:
     return None
 
 
+# A company name is matched by sound (_sound) over word n-grams of the turn, however the engine spelt it. 0.85 is one
+# letter off in about seven: "Pialyx Market", "Диалекс маркет" and, for "Dialix", "Dialeks" (86%) pass; "dialysis"
+# (80%), "dialects" (80%), "dial" and "Dali" (73%) do not. The reason shows what was heard and the similarity.
+_NAME_AT = 0.85
+# Each word of the name against the word heard in its place, so one close word cannot carry a wrong one: "dialysis
+# market" (80%) and "dial market" are not Dialix Market. 0.82: one letter changed in six, one added or dropped in four.
+_NAME_WORD_AT = 0.82
+_NAME_SPLIT_AT = 0.9  # the name heard as one word more or fewer ("Dial X Market", "DialixMarket"): closer still
+_NAME_ENDING = 4  # letters an ending may add after the whole name (Dialixni, Dialix Marketdan, Диаликс Маркета)
+_NAME_ASIDE = re.compile(r"\([^)]*\)|\[[^\]]*\]")  # "Dialix Market (demo)": nobody says the aside
+_LEGAL_FORMS = frozenset(_sound(w) for w in "ооо оао зао ао ип чп llc ltd inc corp gmbh mchj xk qk".split())
+
+
 @lru_cache(maxsize=256)
-def _company_skeleton(company_name: str) -> tuple[str, ...]:
-    return tuple(_skeleton(key) for key in _phrase_keys(company_name))
+def _name_sounds(name: str) -> tuple[str, ...]:
+    """The sounds of the words one says of a company name: no aside in brackets, no legal form (ООО, LLC, MChJ)."""
+    sounds = tuple(_sound(key) for key in _phrase_keys(_NAME_ASIDE.sub(" ", name)))
+    said = tuple(sound for sound in sounds if sound not in _LEGAL_FORMS)
+    return said or sounds
 
 
-def _company_hit(company: tuple[str, ...], turns: list[_Turn]) -> _Hit | None:
-    def close(expected: str, said: str) -> bool:
-        if said.startswith(expected) and len(said) - len(expected) <= 4:  # Dialix Marketni, Диаликс Маркета
-            return True
-        return SequenceMatcher(None, expected, said).ratio() >= 0.8
+@lru_cache(maxsize=65536)
+def _alike(expected: str, heard: str, at: float) -> float:
+    """How alike two sounds are (0..1; 0 when below `at`, which also skips the full comparison)."""
+    if len(expected) >= 4 and heard.startswith(expected) and len(heard) - len(expected) <= _NAME_ENDING:
+        return 1.0  # the name itself with a case ending (not for a name of three letters or fewer: "Oz" is not "ozone")
+    matcher = SequenceMatcher(None, expected, heard, autojunk=False)
+    if matcher.real_quick_ratio() < at or matcher.quick_ratio() < at:
+        return 0.0
+    ratio = matcher.ratio()
+    return ratio if ratio >= at else 0.0
 
+
+def _name_at(name: tuple[str, ...], heard: list[str]) -> float:
+    """How alike by sound the name is to these heard words (0 when they are not the name)."""
+    expected = "".join(name)
+    if len(heard) == len(name):
+        if not all(_alike(word, said, _NAME_WORD_AT) for word, said in zip(name, heard, strict=True)):
+            return 0.0
+        return _alike(expected, "".join(heard), _NAME_AT)
+    return _alike(expected, "".join(heard), _NAME_SPLIT_AT)
+
+
+def _company_hit(name: str, turns: list[_Turn]) -> _NameHit | None:
+    """The first turn that says `name` (or something that sounds like it), at its most alike words."""
+    sounds = _name_sounds(name)
+    if not sounds:
+        return None
+    sizes = sorted({len(sounds), len(sounds) + 1, max(1, len(sounds) - 1)})
     for turn in turns:
-        if turn.skeletons is None:
-            turn.skeletons = [_skeleton(key) for key in turn.keys]
-        words = turn.skeletons
-        for i in range(len(words) - len(company) + 1):
-            if all(close(expected, words[i + k]) for k, expected in enumerate(company)):
-                return _Hit(turn, i, i + len(company) - 1)
+        if turn.sounds is None:
+            turn.sounds = [_sound(key) for key in turn.keys]
+        best: tuple[float, int, int] | None = None
+        for i in range(len(turn.sounds)):
+            for size in sizes:
+                if i + size > len(turn.sounds):
+                    break
+                similarity = _name_at(sounds, turn.sounds[i : i + size])
+                if similarity and (best is None or similarity > best[0]):
+                    best = (similarity, i, i + size - 1)
+        if best is not None:
+            return _NameHit(
+                turn, best[1], best[2], name=" ".join(_NAME_ASIDE.sub(" ", name).split()), similarity=best[0]
+            )
     return None
+
+
+def _name_detail(hit: _NameHit, texts: dict[str, str]) -> str:
+    """What was heard for the name and how alike it is, e.g. heard “Dialics Market” ≈ “Dialix Market” (100% ...)."""
+    heard = hit.words()
+    if hit.turn.keys[hit.start : hit.end + 1] == list(_phrase_keys(hit.name)):
+        return texts["name_said"].format(name=heard)
+    return texts["name_heard"].format(heard=heard, name=hit.name, similarity=f"{hit.similarity:.0%}")
 
 
 # --- criteria -> intents ------------------------------------------------------------------------------------------
@@ -790,8 +869,13 @@ def _verdict(call: _Call, item: ItemSpec) -> ItemVerdict:
     if not speaker_turns:
         answer: Answer = "na" if item.allow_na else "not_met"
         return ItemVerdict(item.key, answer, reason=texts["no_turns"].format(speaker=texts[item.speaker]))
+    labels = ", ".join(intent.labels.get(call.request.answer_language, intent.labels["en"]) for intent in intents)
     if item.examples:
         scope_turns = call.scoped(item.speaker, intents[0].scope) if intents else speaker_turns
+        if COMPANY_NAME in intents:  # the examples are ways to write the name: heard by sound, like the name
+            for example in item.examples:
+                if (name_hit := _company_hit(example, scope_turns)) is not None:
+                    return _met(item, name_hit, f"{labels}: {_name_detail(name_hit, texts)}")
         for example in item.examples:
             memo_key = (_phrase_keys(example), item.speaker, intents[0].scope if intents else "all")
             if memo_key not in call.example_memo:
@@ -803,7 +887,6 @@ def _verdict(call: _Call, item: ItemSpec) -> ItemVerdict:
             return ItemVerdict(item.key, "not_met", reason=texts["example_missed"])
     if not intents:
         return ItemVerdict(item.key, "na" if item.allow_na else "not_met", reason=texts["no_rule"])
-    labels = ", ".join(intent.labels.get(call.request.answer_language, intent.labels["en"]) for intent in intents)
     hits: list[_Hit] = []
     for intent in intents:
         hit, status = _intent_hit(call, intent, item.speaker)
@@ -821,6 +904,9 @@ def _verdict(call: _Call, item: ItemSpec) -> ItemVerdict:
                 item.key, "not_met", reason=texts["missed"].format(labels=labels, scope=scope, speaker=speaker)
             )
         hits.append(hit)
+    name_hit = next((hit for hit in hits if isinstance(hit, _NameHit)), None)
+    if name_hit is not None:
+        return _met(item, name_hit, f"{labels}: {_name_detail(name_hit, texts)}")
     return _met(item, hits[0], texts["found"].format(labels=labels))
 
 
@@ -838,9 +924,9 @@ def _intent_hit(call: _Call, intent: _Intent, speaker: str) -> tuple[_Hit | None
     turns = call.scoped(speaker, intent.scope)
     hit: _Hit | None
     if intent is COMPANY_NAME:
-        company = _company_skeleton(call.request.company_name) if call.request.company_name.strip() else ()
-        hit = _company_hit(company, turns) if company else None
-        status = "no_company" if not company else "found" if hit else "missed"
+        company = call.request.company_name
+        hit = _company_hit(company, turns) if _name_sounds(company) else None
+        status = "no_company" if not _name_sounds(company) else "found" if hit else "missed"
     elif intent is POLITE and (rude := _first_hit(_RUDE, turns)) is not None:
         hit, status = rude, "rude"
     else:

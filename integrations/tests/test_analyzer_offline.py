@@ -152,6 +152,131 @@ def test_offline_analyzer_finds_the_company_name_across_scripts_and_only_that_na
     assert (unset.answer, unset.reason) == ("not_met", "the company name is not set, so it cannot be checked")
 
 
+# --- the company name, heard however the engine spells it ---------------------------------------------------------
+# Whisper's spelling of the name depends on the CPU's kernels and the channel ("Dialics Market" on Intel MKL with
+# AVX-512, "Pialyx Market", "диалекс -макет" on oneDNN): every form below was written by the offline engine or is one
+# a supervisor would accept.
+
+SAYS_NAME = _item("Says the company name")
+
+
+@pytest.mark.parametrize(
+    ("said", "heard", "similarity"),
+    [
+        ("Thank you for calling Dialics Market.", "Dialics Market", "100%"),
+        ("Dialiks Market, good afternoon.", "Dialiks Market", "100%"),
+        ("Thank you for calling Dialliks Market.", "Dialliks Market", "100%"),
+        ("Интернет-магазин Диаликс Маркет, слушаю.", "Диаликс Маркет", "100%"),
+        ("Dialix Marketdan qo'ng'iroq qilyapman.", "Dialix Marketdan", "100%"),  # an Uzbek ending
+        ("Hello, Dial X Market speaking.", "Dial X Market", "96%"),  # one word heard as two
+        ("Компания Pialyx Market, как я могу к вам обращаться?", "Pialyx Market", "92%"),
+        ("Добрый день, магазин диалекс -макет, меня зовут Ольга.", "диалекс -макет", "88%"),
+    ],
+)
+def test_offline_analyzer_hears_the_company_name_however_it_is_spelt_and_says_how_alike(said, heard, similarity):
+    verdict = OfflineAnalyzer().analyze(_request(("operator", said), items=(SAYS_NAME,))).verdicts[0]
+
+    assert verdict.answer == "met"
+    assert verdict.reason == f"company name: heard “{heard}” ≈ “Dialix Market” ({similarity} alike by sound)"
+    assert verdict.evidence_quote in said and verdict.evidence_ms == 0
+
+
+def test_offline_analyzer_says_the_name_was_said_when_it_was_said_as_written():
+    verdict = OfflineAnalyzer().analyze(_request(("operator", "Dialix market, hello!"), items=(SAYS_NAME,))).verdicts[0]
+
+    assert (verdict.answer, verdict.reason) == ("met", "company name: said “Dialix market”")
+
+
+@pytest.mark.parametrize(
+    ("company", "said"),
+    [
+        ("Dialix", "My father needs dialysis twice a week."),
+        ("Dialix", "Please dial the number again."),
+        ("Dialix", "I love the paintings of Dali."),
+        ("Dialix", "That sounds delicious."),
+        ("Dialix", "We speak several dialects here."),
+        ("Dialix", "I am dialing now."),
+        ("Dialix Market", "Thank you for calling Dialics."),  # half the name is not the name
+        ("Dialix Market", "The dialysis market is growing."),  # one close word does not carry a wrong one
+        ("Dialix Market", "Dial the market, please."),
+        ("Dialix Market", "Dali market, hello."),
+        ("Dialix Market", "Delicious market food."),
+        ("Techno Mall", "Thank you for calling Dialix Market."),
+    ],
+)
+def test_offline_analyzer_does_not_take_other_words_for_the_company_name(company, said):
+    verdict = OfflineAnalyzer().analyze(_request(("operator", said), items=(SAYS_NAME,), company=company)).verdicts[0]
+
+    assert verdict.answer == "not_met", verdict.reason
+
+
+def test_offline_analyzer_hears_a_one_word_name_in_any_script_and_with_an_ending():
+    analyzer = OfflineAnalyzer()
+
+    def reason(said: str) -> str:
+        verdict = analyzer.analyze(_request(("operator", said), items=(SAYS_NAME,), company="Dialix")).verdicts[0]
+        return f"{verdict.answer}: {verdict.reason}"
+
+    assert (
+        reason("Thank you for calling Dialics.")
+        == "met: company name: heard “Dialics” ≈ “Dialix” (100% alike by sound)"
+    )
+    assert reason("Здравствуйте, Диаликс!") == "met: company name: heard “Диаликс” ≈ “Dialix” (100% alike by sound)"
+    assert reason("Dialixga xush kelibsiz!") == "met: company name: heard “Dialixga” ≈ “Dialix” (100% alike by sound)"
+    assert reason("Диалекс, здравствуйте.") == "met: company name: heard “Диалекс” ≈ “Dialix” (86% alike by sound)"
+
+
+def test_offline_analyzer_ignores_the_aside_and_the_legal_form_of_a_company_name():
+    analyzer = OfflineAnalyzer()
+    turns = (("operator", "Good morning, Dialics Market, Sarah speaking."),)
+
+    for company in ("Dialix Market (demo)", "ООО «Диаликс Маркет»", "Dialix Market LLC"):
+        verdict = analyzer.analyze(_request(*turns, items=(SAYS_NAME,), company=company)).verdicts[0]
+        assert verdict.answer == "met", company
+    verdict = analyzer.analyze(_request(*turns, items=(SAYS_NAME,), company="Dialix Market (demo)")).verdicts[0]
+    assert verdict.reason == "company name: heard “Dialics Market” ≈ “Dialix Market” (100% alike by sound)"
+
+
+def test_the_demo_item_hears_its_example_spellings_of_the_name_by_sound():
+    # The demo company is "Dialix Market (demo)" and its item lists the name in Latin and Cyrillic as examples. Examples
+    # were matched by spelling, so "Dialics Market" (what Intel MKL hears) missed them, and then the company name with
+    # its "(demo)" was not found either: "Says the company name: not met" on the demo's first call.
+    item = _item(
+        "Называет компанию / Kompaniya nomini aytadi (Says the company name)",
+        examples=("Dialix Market", "Диаликс Маркет"),
+    )
+    analyzer = OfflineAnalyzer()
+
+    def verdict(said: str, language: str = "en"):
+        request = _request(("operator", said), items=(item,), company="Dialix Market (demo)", language=language)
+        return analyzer.analyze(request).verdicts[0]
+
+    assert verdict("Good morning. Thank you for calling Dialics Market. My name is Sarah.").answer == "met"
+    assert verdict("Добрый день, Диалекс маркет.", "ru").reason == (
+        "название компании: услышано «Диалекс маркет» ≈ «Dialix Market» (похоже по звучанию на 92%)"
+    )
+    assert verdict("Good morning, my name is Sarah.").answer == "not_met"
+
+
+def test_offline_analyzer_names_the_company_in_the_fixture_calls_as_the_engine_spells_it():
+    # The labelled fixture calls, with the company's name as the offline engine wrote it on either CPU kernel.
+    item = ItemSpec(key="company_name", checklist="c", section="s", criterion="The operator named the company")
+    analyzer = OfflineAnalyzer()
+    spellings = {"Dialix Market": ("Dialics Market", "Dialiks market", "Pialyx Market"),
+                 "Диаликс Маркет": ("Диалекс маркет", "диалекс -макет", "Dialics Market")}  # fmt: skip
+    checked = 0
+    for call in CALLS:
+        for written, heard_forms in spellings.items():
+            if not any(written in turn["text"] for turn in call["turns"]):
+                continue
+            for heard in heard_forms:
+                misheard = {**call, "turns": [{**t, "text": t["text"].replace(written, heard)} for t in call["turns"]]}
+                verdict = analyzer.analyze(fixture_request(misheard, (item,))).verdicts[0]
+                assert (verdict.answer == "met") == call["labels"]["company_name"], (call["id"], heard, verdict.reason)
+                checked += 1
+    assert checked >= 18  # every English and Russian call that names the company, three spellings each
+
+
 def test_offline_analyzer_looks_for_greetings_only_at_the_start_and_farewells_only_at_the_end():
     items = (
         ItemSpec(key="greeting", checklist="c", section="s", criterion="Greeted the customer"),

@@ -1,18 +1,28 @@
 """The offline engine (real Whisper base, real Resemblyzer) on the committed test calls, and the speaker logic.
 
 Tolerances are looser than the bench's goals (bench/stt.py measures those on every call): these tests catch a broken
-pipeline, not a 1-point drift. The model is loaded once per session (offline_recogniser in the root conftest.py); about
-50 s in all on 2 cores.
+pipeline, not a 1-point drift. They never assert an exact recognised word: the words depend on the CPU's kernels
+(CTranslate2 runs Intel MKL on Intel CPUs, oneDNN on AMD; the test settings pin oneDNN's AVX2 kernels), so engine
+output is held to WER, attribution and roles against the ground truth beside each fixture, with headroom for either.
+The model is loaded once per session (offline_recogniser in the root conftest.py); about 50 s in all on 2 cores.
 """
 
 import json
+import os
+import re
+import subprocess
+import sys
 import wave
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bench.stt import attribution, normalise_words, word_error_rate
+from bench.stt import attribution, cpu_kernels, word_error_rate
+from checklists.demo import OPENING
+from integrations.llm.base import AnalysisRequest, ItemSpec, TurnText
+from integrations.llm.offline import OfflineAnalyzer
 from integrations.stt.base import Word
 from integrations.stt.errors import AudioUndecodable, NoSpeech
 from integrations.stt.pipeline import transcribe
@@ -25,7 +35,7 @@ from integrations.stt.speakers import (
     split_channels,
     words_to_turns,
 )
-from integrations.stt.whisper_local import WhisperLocal, choose_language, to_original
+from integrations.stt.whisper_local import WhisperLocal, choose_language, configured_model_dir, to_original
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 CALLS = FIXTURES / "calls"
@@ -52,13 +62,31 @@ def test_english_stereo_call_is_transcribed_with_speakers_from_the_channels(offl
     )
 
     text = " ".join(word.text for word in transcript.words)
-    assert word_error_rate(expected["normalised_reference_text"], text) <= 0.10, text
+    # 8.6-9.5% on the four kernels (oneDNN and Intel MKL, each AVX2 and AVX-512); a broken pipeline is far above
+    assert word_error_rate(expected["normalised_reference_text"], text) <= 0.15, text
     assert attribution(transcript.words, expected["turns"]) >= 0.95
     assert (transcript.language, transcript.speaker_method, transcript.low_confidence) == ("en", "channels", False)
     assert transcript.engine == "offline:whisper-base"
     assert [turn.speaker for turn in transcript.turns[:2]] == ["operator", "customer"]
-    assert "dialix" in normalise_words(transcript.turns[0].text)
+    # The words themselves depend on the CPU's kernels (Intel MKL with AVX-512 hears "Dialics" for "Dialix", oneDNN
+    # "Dialix"): the opening is compared with the ground truth by WER, and the company name is found as a supervisor
+    # would see it, by the offline analyser, which matches names by sound.
+    assert word_error_rate(expected["turns"][0]["normalised_text"], transcript.turns[0].text) <= 0.2
     assert abs(transcript.duration_ms - expected["duration_seconds"] * 1000) < 500
+    # The demo's own item ("Says the company name", examples "Dialix Market" / "Диаликс Маркет"), and the rule alone.
+    section, criterion, *_, examples = next(row for row in OPENING if "(Says the company name)" in row[1])
+    says_name = ItemSpec(key="demo", checklist="Sales", section=section, criterion=criterion, examples=tuple(examples))
+    request = AnalysisRequest(
+        turns=tuple(TurnText(t.speaker, t.start_ms, t.end_ms, t.text) for t in transcript.turns),
+        items=(says_name, replace(says_name, key="rule", examples=())),
+        answer_language="en",
+        company_name="Dialix Market (demo)",
+    )
+    for verdict in OfflineAnalyzer().analyze(request).verdicts:
+        assert (verdict.answer, verdict.evidence_ms) == ("met", transcript.turns[0].start_ms), verdict
+        assert re.fullmatch(
+            r"company name: (said|heard “.+” ≈) “Dialix Market”( \(\d+% alike by sound\))?", verdict.reason
+        )
 
 
 def test_russian_mono_call_is_diarized_and_the_operator_found(offline_recogniser) -> None:
@@ -76,7 +104,7 @@ def test_russian_mono_call_is_diarized_and_the_operator_found(offline_recogniser
     assert transcript.language_probability > 0.9
     assert transcript.speaker_method == "diarization"
     text = " ".join(word.text for word in transcript.words)
-    assert word_error_rate(expected["normalised_reference_text"], text) <= 0.15, text
+    assert word_error_rate(expected["normalised_reference_text"], text) <= 0.20, text  # 7.5-11.9% across the kernels
     # Above 0.5 the roles are right too: with two speakers, swapped roles would score 1 - attribution.
     assert attribution(transcript.words, expected["turns"]) >= 0.90
     assert transcript.turns[0].speaker == "operator"
@@ -223,6 +251,41 @@ def test_identical_stereo_channels_are_recognised_as_a_mono_recording(tmp_path: 
         with wave.open(str(pair.left)) as left:
             assert (left.getnchannels(), left.getframerate(), left.getnframes()) == (1, 8000, 8000)
     assert not pair.left.exists()
+
+
+def test_the_session_pins_ctranslate2_to_the_kernels_the_bench_reports() -> None:
+    # The test settings set CT2_USE_MKL=0 and ONEDNN_MAX_CPU_ISA=AVX2 (unless exported) so Intel AVX-512 and AMD AVX2
+    # machines run the same oneDNN AVX2 kernels; a model run with this session's environment logs what it really used.
+    assert os.environ.get("CT2_USE_MKL"), "the test settings pin CTranslate2's kernel library"
+    run = (
+        "import ctranslate2, numpy\n"
+        f"model = ctranslate2.models.Whisper({str(configured_model_dir())!r}, device='cpu', compute_type='int8')\n"
+        "model.detect_language(ctranslate2.StorageView.from_array(numpy.zeros((1, 80, 3000), numpy.float32)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", run],
+        env={**os.environ, "CT2_VERBOSE": "1", "ONEDNN_VERBOSE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    log = result.stdout + result.stderr
+    mkl = cpu_kernels().startswith("Intel MKL")
+    assert f"Use Intel MKL: {'true' if mkl else 'false'}" in log, (cpu_kernels(), log)
+    if not mkl and os.environ.get("ONEDNN_MAX_CPU_ISA") == "AVX2":
+        assert "isa:Intel AVX2\n" in log, log
+
+    intel, amd = (
+        "vendor_id : GenuineIntel\nflags : fpu avx2 avx512f avx512_vnni",
+        "vendor_id : AuthenticAMD\nflags : avx2",
+    )
+    assert cpu_kernels({}, intel) == "Intel MKL (Intel CPU, AVX-512 VNNI; CT2_USE_MKL unset)"
+    assert cpu_kernels({"CT2_USE_MKL": "0", "ONEDNN_MAX_CPU_ISA": "AVX2"}, intel) == (
+        "oneDNN (Intel CPU, AVX-512 VNNI; CT2_USE_MKL=0, ONEDNN_MAX_CPU_ISA=AVX2)"
+    )
+    assert cpu_kernels({}, amd) == "oneDNN (AMD CPU, AVX2; CT2_USE_MKL unset)"
+    assert cpu_kernels({"CT2_USE_MKL": "true"}, amd).startswith("Intel MKL")
 
 
 def test_registry_builds_the_offline_engine_without_loading_a_model() -> None:
