@@ -6,7 +6,7 @@ DEMO_PORT ?= 8000
 DEMO_PBX_PORT ?= 8765
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test venv services lint bench clean
+.PHONY: demo test venv services browser lint bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,11 +19,14 @@ venv: $(VENV)/.installed
 services:
 	bash scripts/ensure-services.sh
 
+browser:  # Debian's Chromium for tests/browser/ (Playwright drives it; `playwright install` is never run)
+	bash scripts/ensure-browser.sh
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	DJANGO_SETTINGS_MODULE=dialix.settings.test $(PY) manage.py makemigrations --check --dry-run
 
-test: venv services lint
+test: venv services browser lint
 	$(VENV)/bin/pytest
 
 demo: venv
