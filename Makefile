@@ -24,6 +24,7 @@ browser:  # Debian's Chromium for tests/browser/ (Playwright drives it; `playwri
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports  # import contracts in pyproject.toml: apps in layers, adapters import no app
 	DJANGO_SETTINGS_MODULE=dialix.settings.test $(PY) manage.py makemigrations --check --dry-run
 
 test: venv services browser lint

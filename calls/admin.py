@@ -3,14 +3,16 @@ import logging
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from calls.models import Call, CallStatus, Direction
+from calls.services.analysis import OverrideInvalid, item_result_override
 from calls.services.upload import call_upload
+from checklists.models import ItemResult
 from companies.admin import CompanyScopedAdmin
 from companies.tenancy import company_for
 from dialix.errors import DialixError
@@ -134,7 +136,7 @@ class CallAdmin(CompanyScopedAdmin):
 
     @admin.action(description="Re-analyse (keeps the transcript)", permissions=["change"])
     def reanalyse(self, request: HttpRequest, queryset, engine: str | None = None) -> None:
-        from checklists.services import calls_reanalyse
+        from calls.services.analysis import calls_reanalyse
 
         count = calls_reanalyse(calls=queryset, engine=engine)
         self.message_user(request, f"{count} call(s) queued for analysis{f' with {engine}' if engine else ''}.")
@@ -174,10 +176,11 @@ class CallAdmin(CompanyScopedAdmin):
 
             extra_context["call"] = call
             extra_context["transcript"] = call_transcript(call=call)
-            from checklists.selectors import call_analysis, call_scorecards
+            from calls.selectors import call_analysis, call_events, call_scorecards
 
             extra_context["analysis"] = call_analysis(call=call)
             extra_context["scorecards"] = call_scorecards(call=call)
+            extra_context["events"] = call_events(call=call)
             extra_context["utterances"] = list(call_utterances(call=call))
             extra_context["recording_url"] = (
                 reverse("call_pages:recording", kwargs={"pk": call.pk}) if call.recording else None
@@ -260,3 +263,72 @@ class CallAdmin(CompanyScopedAdmin):
         if request.user.is_superuser:
             return None  # staff upload on behalf of a company by logging in as its member
         return company_for(request)
+
+
+class OverrideForm(forms.ModelForm):
+    new_answer = forms.ChoiceField(
+        choices=[("", "— choose —"), ("met", "Met"), ("not_met", "Not met"), ("na", "Not applicable")],
+        required=True,
+        label="New answer",
+    )
+    why = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=True, label="Reason")
+
+    class Meta:
+        model = ItemResult
+        fields: list[str] = []
+
+    def clean_new_answer(self) -> str:
+        answer = self.cleaned_data["new_answer"]
+        if answer == "na" and self.instance.pk and not self.instance.version_item.allow_na:
+            raise forms.ValidationError("This item does not allow “not applicable”.")
+        return answer
+
+
+@admin.register(ItemResult)
+class ItemResultAdmin(CompanyScopedAdmin):
+    """Where a supervisor corrects one item's answer; the score is recomputed and the original kept."""
+
+    form = OverrideForm
+    list_display = ["call", "version_item", "answer", "source", "evidence_quote", "original_answer", "overridden_by"]
+    list_select_related = ["call", "version_item", "overridden_by", "company"]
+    list_filter = ["answer", "source"]
+    show_full_result_count = False
+    readonly_fields = [
+        "call",
+        "version_item",
+        "answer",
+        "source",
+        "evidence_quote",
+        "evidence_speaker",
+        "evidence_ms",
+        "reason",
+        "original_answer",
+        "original_source",
+        "override_reason",
+        "overridden_by",
+        "overridden_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # a machine's answer is corrected, never deleted: the scorecard would lose an item
+
+    def response_change(self, request: HttpRequest, obj: ItemResult):
+        if "_continue" in request.POST or "_save" not in request.POST:
+            return super().response_change(request, obj)
+        return HttpResponseRedirect(reverse("admin:calls_call_change", args=[obj.call_id]))  # back to the call
+
+    def save_model(self, request: HttpRequest, obj: ItemResult, form, change: bool) -> None:
+        company = obj.company if request.user.is_superuser else company_for(request)
+        try:
+            item_result_override(
+                company=company,
+                result_id=obj.pk,
+                answer=form.cleaned_data["new_answer"],
+                reason=form.cleaned_data["why"],
+                by=request.user,
+            )
+        except OverrideInvalid as exc:
+            self.message_user(request, f"Not changed: {exc.details}", messages.ERROR)

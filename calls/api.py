@@ -265,7 +265,8 @@ class PbxWebhookApi(APIView):
         event = serializer.validated_data["event"].lower()
         if event not in CALL_END_EVENTS:
             return Response({"queued": False, "reason": f"event {event!r} is not a call end"}, status=202)
-        from calls.tasks import pbx_fetch_call_task, task_enqueue
+        from calls.tasks import pbx_fetch_call_task
+        from dialix.queueing import task_enqueue
 
         call_uuid = serializer.validated_data["uuid"]
         company_id = account.company_id

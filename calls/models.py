@@ -23,6 +23,38 @@ class CallStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class FailureCode(models.TextChoices):
+    """Every failure a person can see on a call. The label is the explanation shown in the console and the API."""
+
+    RECORDING_MISSING = "recording_missing", "The PBX has no recording for this call (asked again when it is re-read)"
+    RECORDING_UNAVAILABLE = "recording_unavailable", "The PBX did not deliver the recording after every retry"
+    RECORDING_INVALID = "recording_invalid", "The recording is not usable audio"
+    RECORDING_TOO_LARGE = "recording_too_large", "The recording is larger than the limit"
+    RECORDING_TRUNCATED = "recording_truncated", "The recording is shorter than the call (retried, then failed)"
+    STT_UNDECODABLE = "stt_undecodable", "Speech-to-text could not decode the audio"
+    STT_NO_SPEECH = "stt_no_speech", "No speech was heard in the recording"
+    STT_UNAVAILABLE = "stt_unavailable", "The speech-to-text engine kept failing (retried, then gave up)"
+    STT_FAILED = "stt_failed", "The speech-to-text engine refused the call"
+    ANALYSIS_NO_TRANSCRIPT = "analysis_no_transcript", "The call has no transcript turns to analyse"
+    ANALYSIS_BAD_RESPONSE = "analysis_bad_response", "The analyser answered nonsense twice"
+    ANALYSIS_UNAVAILABLE = "analysis_unavailable", "The analyser kept failing (retried, then gave up)"
+    ANALYSIS_FAILED = "analysis_failed", "The analyser refused the call"
+    INTERNAL_ERROR = "internal_error", "An unexpected error in Dialix (reported; the step can be run again)"
+
+
+# Failures worth another try later (the sweeper or a person re-queues them); the others need a change first.
+RETRYABLE_FAILURES = frozenset(
+    {
+        FailureCode.RECORDING_MISSING,
+        FailureCode.RECORDING_UNAVAILABLE,
+        FailureCode.RECORDING_TRUNCATED,
+        FailureCode.STT_UNAVAILABLE,
+        FailureCode.ANALYSIS_UNAVAILABLE,
+        FailureCode.INTERNAL_ERROR,
+    }
+)
+
+
 class CallSource(models.TextChoices):
     PBX = "pbx", "PBX sync"
     PUSH = "push", "PBX push"
@@ -53,7 +85,7 @@ class Call(CompanyOwned):
     ended_at = models.DateTimeField(null=True, blank=True)
     talk_seconds = models.PositiveIntegerField(default=0, help_text="Answered talk time; 0 = not answered.")
     hangup_cause = models.CharField(max_length=64, blank=True, default="")
-    failure_code = models.CharField(max_length=40, blank=True, default="")
+    failure_code = models.CharField(max_length=40, choices=FailureCode.choices, blank=True, default="")
     failure_reason = models.TextField(blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Attempts of the current pipeline step.")
     recording = models.FileField(upload_to=recording_path, max_length=300, blank=True, default="")
@@ -142,3 +174,22 @@ class Utterance(CompanyOwned):
     @property
     def start_seconds(self) -> float:
         return self.start_ms / 1000
+
+
+class CallEvent(CompanyOwned):
+    """One step of a call's journey: every status change, who or what made it, and why. Written only by
+    calls.services.states.call_transition (and for a new call, when it is created)."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=20, choices=CallStatus.choices, blank=True, default="")
+    to_status = models.CharField(max_length=20, choices=CallStatus.choices)
+    code = models.CharField(max_length=40, choices=FailureCode.choices, blank=True, default="")
+    reason = models.TextField(blank=True, default="")
+    actor = models.CharField(max_length=120, help_text="The task, the sweeper or the person (user:<name>).")
+
+    class Meta:
+        ordering = ["call", "created_at", "id"]
+        indexes = [models.Index(fields=["call", "created_at"], name="calls_callevent_call_created")]
+
+    def __str__(self) -> str:
+        return f"call {self.call_id}: {self.from_status or '-'} -> {self.to_status} by {self.actor}"

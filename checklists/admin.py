@@ -1,12 +1,10 @@
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponseRedirect
-from django.urls import reverse
+from django.http import HttpRequest
 
-from checklists.models import CALL_DIRECTIONS, Checklist, ChecklistItem, ChecklistSection, ChecklistVersion, ItemResult
-from checklists.services import OverrideInvalid, checklist_publish, item_result_override
+from checklists.models import CALL_DIRECTIONS, Checklist, ChecklistItem, ChecklistSection, ChecklistVersion
+from checklists.services import checklist_publish
 from companies.admin import CompanyScopedAdmin, CompanyScopedInline
-from companies.tenancy import company_for
 
 
 class SectionInline(CompanyScopedInline):
@@ -103,72 +101,3 @@ class ChecklistVersionAdmin(CompanyScopedAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # frozen: results refer to it
-
-
-class OverrideForm(forms.ModelForm):
-    new_answer = forms.ChoiceField(
-        choices=[("", "— choose —"), ("met", "Met"), ("not_met", "Not met"), ("na", "Not applicable")],
-        required=True,
-        label="New answer",
-    )
-    why = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=True, label="Reason")
-
-    class Meta:
-        model = ItemResult
-        fields: list[str] = []
-
-    def clean_new_answer(self) -> str:
-        answer = self.cleaned_data["new_answer"]
-        if answer == "na" and self.instance.pk and not self.instance.version_item.allow_na:
-            raise forms.ValidationError("This item does not allow “not applicable”.")
-        return answer
-
-
-@admin.register(ItemResult)
-class ItemResultAdmin(CompanyScopedAdmin):
-    """Where a supervisor corrects one item's answer; the score is recomputed and the original kept."""
-
-    form = OverrideForm
-    list_display = ["call", "version_item", "answer", "source", "evidence_quote", "original_answer", "overridden_by"]
-    list_select_related = ["call", "version_item", "overridden_by", "company"]
-    list_filter = ["answer", "source"]
-    show_full_result_count = False
-    readonly_fields = [
-        "call",
-        "version_item",
-        "answer",
-        "source",
-        "evidence_quote",
-        "evidence_speaker",
-        "evidence_ms",
-        "reason",
-        "original_answer",
-        "original_source",
-        "override_reason",
-        "overridden_by",
-        "overridden_at",
-    ]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False  # a machine's answer is corrected, never deleted: the scorecard would lose an item
-
-    def response_change(self, request: HttpRequest, obj: ItemResult):
-        if "_continue" in request.POST or "_save" not in request.POST:
-            return super().response_change(request, obj)
-        return HttpResponseRedirect(reverse("admin:calls_call_change", args=[obj.call_id]))  # back to the call
-
-    def save_model(self, request: HttpRequest, obj: ItemResult, form, change: bool) -> None:
-        company = obj.company if request.user.is_superuser else company_for(request)
-        try:
-            item_result_override(
-                company=company,
-                result_id=obj.pk,
-                answer=form.cleaned_data["new_answer"],
-                reason=form.cleaned_data["why"],
-                by=request.user,
-            )
-        except OverrideInvalid as exc:
-            self.message_user(request, f"Not changed: {exc.details}", messages.ERROR)

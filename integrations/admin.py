@@ -121,8 +121,8 @@ class PbxAccountAdmin(CompanyScopedAdmin):
 
     @admin.action(description="Sync now", permissions=["change"])
     def sync_now(self, request: HttpRequest, queryset) -> None:
-        from calls.services.sync import pbx_sync_queue
         from integrations.models import SyncKind
+        from integrations.services import pbx_sync_queue
 
         runs = [pbx_sync_queue(account=account, kind=SyncKind.MANUAL) for account in queryset]
         self.message_user(request, f"Sync queued for {len(runs)} PBX account(s); see Sync runs for the result.")

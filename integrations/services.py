@@ -16,7 +16,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from companies.models import Company
 from integrations.errors import IntegrationError
-from integrations.models import PbxAccount, pbx_base_url_is_allowed, pbx_domain_is_valid
+from integrations.models import PbxAccount, SyncKind, SyncRun, SyncStatus, pbx_base_url_is_allowed, pbx_domain_is_valid
 from integrations.pbx.base import PbxClient
 from integrations.pbx.errors import PbxConfigError
 
@@ -161,3 +161,37 @@ def pbx_account_for_push_secret(*, raw: str) -> PbxAccount | None:
 
 def pbx_account_for_company(*, company: Company) -> PbxAccount | None:
     return PbxAccount.objects.for_company(company).select_related("company").first()
+
+
+def pbx_sync_queue(*, account: PbxAccount, kind: str = SyncKind.MANUAL) -> SyncRun:
+    """Shows the sync as a Queued run at once and queues it (after the caller's transaction commits): the worker
+    picks up that run. Without a broker the sync runs in process before this returns."""
+    from celery import current_app
+
+    from dialix.queueing import PRIORITY_PERSON, task_enqueue
+
+    # By name, as the schedule names it: integrations never imports calls (the task lives there, with the sync).
+    pbx_sync_company_task = current_app.tasks[SYNC_TASK]
+
+    run = SyncRun.objects.create(
+        company_id=account.company_id, account=account, kind=kind, status=SyncStatus.QUEUED, started_at=timezone.now()
+    )
+    company_id, run_id = account.company_id, run.pk
+
+    def send() -> None:
+        try:
+            task_enqueue(
+                pbx_sync_company_task, company_id, kind, run_id, company_id=company_id, priority=PRIORITY_PERSON
+            )
+        except Exception as exc:  # the broker is down: the run must not stay Queued
+            SyncRun.objects.filter(pk=run_id, status=SyncStatus.QUEUED).update(
+                status=SyncStatus.FAILED,
+                error=f"Could not queue the sync: {error_text(exc)}"[:2000],
+                finished_at=timezone.now(),
+                updated_at=timezone.now(),
+            )
+            logger.error("pbx_sync_not_queued", extra={"company_id": company_id, "sync_run_id": run_id})
+
+    transaction.on_commit(send)
+    logger.info("pbx_sync_queued", extra={"company_id": company_id, "sync_run_id": run_id, "kind": kind})
+    return run

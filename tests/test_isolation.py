@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from calls.models import Call, Transcript, Utterance
+from calls.models import Call, CallEvent, Transcript, Utterance
 from calls.tests.factories import CallFactory
 from checklists.models import (
     CallAnalysis,
@@ -91,6 +91,14 @@ BUILDERS: dict[type[models.Model], Callable[[Company, str], models.Model]] = {
         source="rules",
     ),
     Membership: lambda c, m: member_create(company=c, username=f"{m}-analyst", role=Role.ANALYST),
+    CallEvent: lambda c, m: CallEvent.objects.create(
+        company=c,
+        call=Call.objects.get(company=c),
+        to_status="failed",
+        code="internal_error",
+        reason=f"{m} broke",
+        actor="sweeper",
+    ),
 }
 
 # Pages that never show tenant rows and answer the same to everyone (checked for the marker all the same).

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from calls.models import Call, CallSource, CallStatus
 from calls.phones import normalise_phone
+from calls.services.states import call_events_created, call_transition, new_call
 from companies.models import Company
 from integrations.pbx.base import PbxCall, PbxOperator
 from operators.models import Operator
@@ -126,8 +127,14 @@ def calls_upsert_from_pbx(*, company: Company, calls: list[PbxCall], source: str
         }
         call = existing.get(pbx_call.pbx_call_id)
         if call is None:
-            status = CallStatus.NEW if pbx_call.talk_seconds > 0 else CallStatus.SKIPPED
-            new.append(Call(company=company, pbx_call_id=pbx_call.pbx_call_id, source=source, status=status, **values))
+            new.append(
+                new_call(
+                    company=company,
+                    pbx_call_id=pbx_call.pbx_call_id,
+                    source=source,
+                    **values,
+                )
+            )
             continue
         dirty = [name for name, value in values.items() if getattr(call, name) != value]
         if call.status == CallStatus.SKIPPED and pbx_call.talk_seconds > 0:
@@ -146,21 +153,33 @@ def calls_upsert_from_pbx(*, company: Company, calls: list[PbxCall], source: str
     if new:
         Call.objects.bulk_create(new, batch_size=BULK_BATCH, ignore_conflicts=True)
         result.created = len(new)
-        wanted = [c.pbx_call_id for c in new if c.status == CallStatus.NEW]
-        if wanted:
-            result.fetch_recording_ids += list(
-                Call.objects.for_company(company)
-                .filter(pbx_call_id__in=wanted, status=CallStatus.NEW)
-                .filter(Q(recording="") | Q(recording__isnull=True))
-                .values_list("id", flat=True)
-            )
+        # The rows this upsert inserted (a concurrent one may have inserted some first): their first history step,
+        # and the answered ones' recordings to fetch.
+        inserted = list(
+            Call.objects.for_company(company)
+            .filter(pbx_call_id__in=[c.pbx_call_id for c in new], events__isnull=True)
+            .values_list("id", "status", "recording")
+        )
+        call_events_created(
+            company_id=company.pk, calls=[(pk, status) for pk, status, _ in inserted], by=f"sync:{source}"
+        )
+        result.fetch_recording_ids += [pk for pk, status, rec in inserted if status == CallStatus.NEW and not rec]
     if changed:
         # PBX fields only: the pipeline status is never written from values read earlier (a worker may have moved on).
         Call.objects.bulk_update(changed, [*PBX_FIELDS, "updated_at"], batch_size=BULK_BATCH)
         result.updated = len(changed)
     for call_id, was in reopen:  # rare; one conditional UPDATE each, so a call a worker just moved is left alone
-        if Call.objects.filter(pk=call_id, status=was, recording="").update(
-            status=CallStatus.NEW, failure_code="", failure_reason="", attempts=0, updated_at=now
+        if call_transition(
+            call_id=call_id,
+            to=CallStatus.NEW,
+            expect=was,
+            by=f"sync:{source}",
+            reason="read again from the PBX"
+            if was == CallStatus.FAILED
+            else "answered after all (the PBX record changed)",
+            where=Q(recording=""),
+            fields={"attempts": 0},
+            queue_next=False,  # the sync queues the download with the page's other calls
         ):
             result.fetch_recording_ids.append(call_id)
             if call_id not in {c.pk for c in changed}:

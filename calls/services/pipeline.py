@@ -1,62 +1,64 @@
-"""Pipeline state changes. Each is a conditional UPDATE, so two workers never both move a call."""
+"""Pipeline actions a person or a step asks for: a call failed, fetch the recording again. Every status change goes
+through calls.services.states.call_transition."""
 
-import logging
+from __future__ import annotations
 
-from django.db.models import F
-from django.utils import timezone
+from django.db.models import Q, QuerySet
 
-from calls.models import Call, CallStatus
+from calls.models import Call, CallStatus, FailureCode
+from calls.services.states import TRANSITIONS, call_count_attempt, call_transition, calls_transition
 
-logger = logging.getLogger(__name__)
+__all__ = ["call_count_attempt", "call_mark_failed", "calls_retry_recording"]
 
-MAX_REASON_CHARS = 2000
+CAN_FAIL = frozenset(status for status, targets in TRANSITIONS.items() if CallStatus.FAILED in targets)
+RECORDING_FAILURES = (
+    FailureCode.RECORDING_MISSING,
+    FailureCode.RECORDING_UNAVAILABLE,
+    FailureCode.RECORDING_INVALID,
+    FailureCode.RECORDING_TOO_LARGE,
+    FailureCode.RECORDING_TRUNCATED,
+    FailureCode.INTERNAL_ERROR,
+)
 
 
-def call_mark_failed(*, call_id: int, code: str, reason: str, from_status: str | None = None) -> bool:
+def call_mark_failed(
+    *, call_id: int, code: str, reason: str, from_status: str | None = None, by: str = "pipeline"
+) -> bool:
     """Moves the call to FAILED with a reason a supervisor can read. The call and its recording stay."""
-    qs = Call.objects.filter(pk=call_id)
-    if from_status is not None:
-        qs = qs.filter(status=from_status)
-    changed = qs.update(
-        status=CallStatus.FAILED, failure_code=code, failure_reason=reason[:MAX_REASON_CHARS], updated_at=timezone.now()
+    return call_transition(
+        call_id=call_id, to=CallStatus.FAILED, expect=from_status or CAN_FAIL, by=by, code=code, reason=reason
     )
-    if changed:
-        call = Call.objects.only("company_id").get(pk=call_id)
-        logger.warning("call_failed", extra={"company_id": call.company_id, "call_id": call_id, "code": code})
-    return bool(changed)
 
 
-def call_count_attempt(*, call_id: int) -> None:
-    Call.objects.filter(pk=call_id).update(attempts=F("attempts") + 1, updated_at=timezone.now())
-
-
-def call_recording_stored(*, call: Call) -> None:
-    """Runs after the recording's transaction commits: queues the transcription (unless switched off)."""
-    from django.conf import settings
-
-    from calls.tasks import call_transcribe_task, task_enqueue
-
-    logger.info("call_recording_stored", extra={"company_id": call.company_id, "call_id": call.pk})
-    if settings.DIALIX_AUTO_TRANSCRIBE:
-        task_enqueue(call_transcribe_task, call.pk, company_id=call.company_id)  # in process: never raises into us
-
-
-RECORDING_FAILURES = ("recording_missing", "recording_unavailable", "recording_invalid", "recording_too_large")
-
-
-def calls_retry_recording(*, calls) -> int:
-    """Puts failed PBX calls without a recording back to NEW and queues the fetch again; returns how many."""
+def calls_retry_recording(*, calls: QuerySet[Call], by: str = "console") -> int:
+    """Puts PBX calls still without a recording (failed, or stranded NEW) back in line for a download; how many.
+    A NEW call is queued again as it is; a failed one is moved back to NEW first."""
     from django.db import transaction
 
-    from calls.tasks import call_fetch_recording_task, task_enqueue
+    from calls.services.states import pipeline_next
 
-    ids = list(
-        calls.filter(status=CallStatus.FAILED, failure_code__in=RECORDING_FAILURES, recording="")
-        .exclude(source="upload")
-        .values_list("id", flat=True)
+    waiting = calls.filter(recording="").exclude(source="upload")
+    stranded = list(waiting.filter(status=CallStatus.NEW).values("id", "company_id", "source"))
+    moved = calls_transition(
+        call_ids=list(
+            waiting.filter(status=CallStatus.FAILED, failure_code__in=RECORDING_FAILURES).values_list("id", flat=True)
+        ),
+        to=CallStatus.NEW,
+        expect=CallStatus.FAILED,
+        by=by,
+        reason="fetch the recording again",
+        where=Q(recording=""),
+        fields={"attempts": 0},
+        requested=True,
     )
-    Call.objects.filter(pk__in=ids, status=CallStatus.FAILED).update(
-        status=CallStatus.NEW, failure_code="", failure_reason="", attempts=0, updated_at=timezone.now()
-    )
-    transaction.on_commit(lambda: [task_enqueue(call_fetch_recording_task, call_id) for call_id in ids])
-    return len(ids)
+    for row in stranded:
+        transaction.on_commit(
+            lambda row=row: pipeline_next(
+                call_id=row["id"],
+                company_id=row["company_id"],
+                status=CallStatus.NEW,
+                source=row["source"],
+                requested=True,
+            )
+        )
+    return len(moved) + len(stranded)

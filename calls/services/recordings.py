@@ -8,13 +8,14 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from calls.audio import AudioInvalid, audio_sha256, probe_audio
-from calls.models import Call, CallStatus
-from calls.services.pipeline import call_count_attempt, call_mark_failed, call_recording_stored
-from integrations.errors import PermanentIntegrationError
+from calls.models import Call, CallStatus, FailureCode
+from calls.services.pipeline import call_mark_failed
+from calls.services.states import call_count_attempt, call_transition
+from integrations.errors import PermanentIntegrationError, TransientIntegrationError
 from integrations.models import PbxAccount
 from integrations.pbx.errors import RecordingMissing, RecordingTooLarge
 from integrations.services import error_text, pbx_client_for
@@ -22,6 +23,7 @@ from integrations.services import error_text, pbx_client_for
 logger = logging.getLogger(__name__)
 
 SPOOL_BYTES = 8 * 1024 * 1024  # recordings below this stay in memory while being checked
+STEP = "task:fetch_recording"
 
 
 class RecordingRejected(Exception):
@@ -35,14 +37,18 @@ def recording_check(source: BinaryIO, *, max_bytes: int) -> tuple[dict, str]:
     source.seek(0, 2)
     size = source.tell()
     if size > max_bytes:
-        raise RecordingRejected("recording_too_large", f"The recording is {size} bytes; the limit is {max_bytes}.")
+        raise RecordingRejected(
+            FailureCode.RECORDING_TOO_LARGE, f"The recording is {size} bytes; the limit is {max_bytes}."
+        )
     if size == 0:
-        raise RecordingRejected("recording_invalid", "The recording is empty (0 bytes).")
+        raise RecordingRejected(FailureCode.RECORDING_INVALID, "The recording is empty (0 bytes).")
     source.seek(0)
     try:
         info = probe_audio(source)
     except AudioInvalid as exc:
-        raise RecordingRejected("recording_invalid", f"The recording is not usable audio: {exc.reason}") from exc
+        raise RecordingRejected(
+            FailureCode.RECORDING_INVALID, f"The recording is not usable audio: {exc.reason}"
+        ) from exc
     source.seek(0)
     sha = audio_sha256(source)
     source.seek(0)
@@ -57,27 +63,24 @@ def recording_check(source: BinaryIO, *, max_bytes: int) -> tuple[dict, str]:
     return fields, sha
 
 
-def call_store_recording(*, call: Call, source: BinaryIO, filename: str, fields: dict) -> Call:
+def call_store_recording(
+    *, call: Call, source: BinaryIO, filename: str, fields: dict, by: str = "task:fetch_recording"
+) -> Call:
     """Writes the checked audio to storage; moves the call NEW -> RECORDING_STORED once (a repeat changes nothing)."""
     if call.recording:
         return call
     call.recording.save(filename, File(source, name=filename), save=False)  # storage write: outside any transaction
-    stored = Call.objects.filter(pk=call.pk, status__in=[CallStatus.NEW, CallStatus.FAILED]).update(
-        recording=call.recording.name,
-        status=CallStatus.RECORDING_STORED,
-        failure_code="",
-        failure_reason="",
-        attempts=0,
-        recording_stored_at=timezone.now(),
-        updated_at=timezone.now(),
-        **fields,
-    )
+    stored = call_transition(
+        call_id=call.pk,
+        to=CallStatus.RECORDING_STORED,
+        expect={CallStatus.NEW, CallStatus.FAILED},
+        by=by,
+        where=Q(recording=""),
+        fields={"recording": call.recording.name, "attempts": 0, "recording_stored_at": timezone.now(), **fields},
+    )  # and the transcription is queued once this commits
     if not stored:  # another worker got there first: drop our copy, keep theirs
         call.recording.storage.delete(call.recording.name)
-        call.refresh_from_db()
-        return call
     call.refresh_from_db()
-    transaction.on_commit(lambda: call_recording_stored(call=call))
     return call
 
 
@@ -91,6 +94,26 @@ def call_fetch_recording(*, call_id: int) -> Call | None:
     if account is None or not account.fetch_recordings:
         return call
     call_count_attempt(call_id=call.pk)
+    try:
+        return _fetch(call, account)
+    except TransientIntegrationError:
+        raise  # the task retries with backoff and a fresh link
+    except Exception as exc:  # the step's boundary: an unexpected error is recorded on the call, never left silent
+        logger.exception(
+            "call_fetch_recording_internal_error", extra={"company_id": call.company_id, "call_id": call_id}
+        )
+        call_mark_failed(
+            call_id=call.pk,
+            code=FailureCode.INTERNAL_ERROR,
+            reason=f"{type(exc).__name__}: {exc}",
+            from_status=CallStatus.NEW,
+            by=STEP,
+        )
+        call.refresh_from_db()
+        return call
+
+
+def _fetch(call: Call, account: PbxAccount) -> Call:
     try:
         client = pbx_client_for(account)  # a stored account the client refuses is a permanent error below
         url = client.recording_url(call.pbx_call_id)
@@ -106,14 +129,16 @@ def call_fetch_recording(*, call_id: int) -> Call | None:
             )
             return call_store_recording(call=call, source=tmp, filename=f"{call.pbx_call_id}.{ext}", fields=fields)
     except RecordingMissing as exc:
-        call_mark_failed(call_id=call.pk, code="recording_missing", reason=str(exc), from_status=CallStatus.NEW)
+        _failed(call, FailureCode.RECORDING_MISSING, str(exc))
     except RecordingTooLarge as exc:
-        call_mark_failed(call_id=call.pk, code="recording_too_large", reason=str(exc), from_status=CallStatus.NEW)
+        _failed(call, FailureCode.RECORDING_TOO_LARGE, str(exc))
     except RecordingRejected as exc:
-        call_mark_failed(call_id=call.pk, code=exc.code, reason=exc.reason, from_status=CallStatus.NEW)
+        _failed(call, exc.code, exc.reason)
     except PermanentIntegrationError as exc:  # e.g. the PBX refused our credentials: retrying cannot help
-        call_mark_failed(
-            call_id=call.pk, code="recording_unavailable", reason=error_text(exc), from_status=CallStatus.NEW
-        )
+        _failed(call, FailureCode.RECORDING_UNAVAILABLE, error_text(exc))
     call.refresh_from_db()
     return call
+
+
+def _failed(call: Call, code: str, reason: str) -> None:
+    call_mark_failed(call_id=call.pk, code=code, reason=reason, from_status=CallStatus.NEW, by=STEP)

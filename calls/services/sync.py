@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from calls.models import CallSource, CallStatus
+from calls.models import CallSource, CallStatus, FailureCode
 from calls.services.ingest import calls_upsert_from_pbx, operators_upsert_from_pbx
 from calls.services.pipeline import call_mark_failed
 from integrations.errors import IntegrationError, TransientIntegrationError
@@ -45,17 +45,19 @@ def _recording_not_fetched(call_id: int) -> Callable[[BaseException], None]:
         # sees the call change) queues it once more.
         call_mark_failed(
             call_id=call_id,
-            code="recording_unavailable",
+            code=FailureCode.RECORDING_UNAVAILABLE,
             reason=f"The recording could not be fetched ({type(exc).__name__}: {exc}); "
             "use 'Fetch the recording again' to retry.",
             from_status=CallStatus.NEW,
+            by="task:fetch_recording",
         )
 
     return mark
 
 
 def _queue_recordings(call_ids: list[int], *, company_id: int) -> None:
-    from calls.tasks import call_fetch_recording_task, task_enqueue
+    from calls.tasks import call_fetch_recording_task
+    from dialix.queueing import task_enqueue
 
     for call_id in call_ids:
         task_enqueue(
@@ -75,33 +77,6 @@ def pbx_sync_page(*, account: PbxAccount, calls, window_end: datetime) -> tuple:
             ids, company_id = list(result.fetch_recording_ids), account.company_id
             transaction.on_commit(lambda: _queue_recordings(ids, company_id=company_id))
     return result
-
-
-def pbx_sync_queue(*, account: PbxAccount, kind: str = SyncKind.MANUAL) -> SyncRun:
-    """Shows the sync as a Queued run at once and queues it (after the caller's transaction commits): the worker
-    picks up that run. Without a broker the sync runs in process before this returns."""
-    from calls.tasks import pbx_sync_company_task, task_enqueue
-
-    run = SyncRun.objects.create(
-        company_id=account.company_id, account=account, kind=kind, status=SyncStatus.QUEUED, started_at=timezone.now()
-    )
-    company_id, run_id = account.company_id, run.pk
-
-    def send() -> None:
-        try:
-            task_enqueue(pbx_sync_company_task, company_id, kind, run_id, company_id=company_id)
-        except Exception as exc:  # the broker is down: the run must not stay Queued
-            SyncRun.objects.filter(pk=run_id, status=SyncStatus.QUEUED).update(
-                status=SyncStatus.FAILED,
-                error=f"Could not queue the sync: {error_text(exc)}"[:2000],
-                finished_at=timezone.now(),
-                updated_at=timezone.now(),
-            )
-            logger.error("pbx_sync_not_queued", extra={"company_id": company_id, "sync_run_id": run_id})
-
-    transaction.on_commit(send)
-    logger.info("pbx_sync_queued", extra={"company_id": company_id, "sync_run_id": run_id, "kind": kind})
-    return run
 
 
 def _run_for(*, account: PbxAccount, kind: str, run_id: int | None, now: datetime) -> SyncRun | None:

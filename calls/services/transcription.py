@@ -12,25 +12,22 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
-from django.utils import timezone
+from django.db.models import F
 
 from calls.metrics import compute_metrics
-from calls.models import Call, CallStatus, Transcript, Utterance
-from calls.services.pipeline import call_mark_failed
-from integrations.errors import AuthFailed, IntegrationError, PermanentIntegrationError, TransientIntegrationError
+from calls.models import Call, CallStatus, FailureCode, Transcript, Utterance
+from calls.services.retry import StepRetry
+from calls.services.states import call_transition, calls_transition, pipeline_next
+from integrations.errors import AuthFailed, IntegrationError, TransientIntegrationError
 from integrations.models import EngineSettings, PbxAccount, SttEngine
 from integrations.stt.errors import AudioUndecodable, NoSpeech
 
 logger = logging.getLogger(__name__)
 
-# A call TRANSCRIBING for longer than the hard task limit was abandoned by a crashed worker: it may be claimed again.
+# A call TRANSCRIBING for longer than the hard task limit was abandoned by a crashed worker: the sweeper gives it back.
 STALE_AFTER = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
-RETRANSCRIBABLE = [CallStatus.TRANSCRIBED, CallStatus.ANALYSING, CallStatus.DONE, CallStatus.FAILED]
-
-
-class TranscriptionRetry(Exception):
-    """The engine (and its fallback) had a passing problem: the task retries later."""
+RETRANSCRIBABLE = [CallStatus.TRANSCRIBED, CallStatus.DONE, CallStatus.FAILED]  # moved back to RECORDING_STORED
+STEP = "task:transcribe"
 
 
 def _route(call: Call, requested: str | None) -> tuple[str | None, list[str]]:
@@ -64,14 +61,23 @@ def _local_copy(call: Call):
 
 
 def _claim(call_id: int) -> bool:
-    now = timezone.now()
-    return bool(
-        Call.objects.filter(pk=call_id)
-        .filter(
-            Q(status=CallStatus.RECORDING_STORED) | Q(status=CallStatus.TRANSCRIBING, updated_at__lt=now - STALE_AFTER)
-        )
-        .update(status=CallStatus.TRANSCRIBING, attempts=F("attempts") + 1, updated_at=now)
+    """RECORDING_STORED -> TRANSCRIBING and one more attempt: only one worker wins. A claim abandoned by a crashed
+    worker is given back by the sweeper (calls.services.sweeper), not taken over here."""
+    return call_transition(
+        call_id=call_id,
+        to=CallStatus.TRANSCRIBING,
+        expect=CallStatus.RECORDING_STORED,
+        by=STEP,
+        fields={"attempts": F("attempts") + 1},
+        queue_next=False,
     )
+
+
+def _fail(call_id: int, code: str, reason: str) -> Call:
+    call_transition(
+        call_id=call_id, to=CallStatus.FAILED, expect=CallStatus.TRANSCRIBING, by=STEP, code=code, reason=reason
+    )
+    return _reload(call_id)
 
 
 def call_transcribe(*, call_id: int, engine: str | None = None) -> Call | None:
@@ -79,6 +85,16 @@ def call_transcribe(*, call_id: int, engine: str | None = None) -> Call | None:
     wins the claim); the transcript and its utterances replace any earlier ones in one transaction."""
     if not _claim(call_id):
         return Call.objects.filter(pk=call_id).first()
+    try:
+        return _transcribe_claimed(call_id, engine)
+    except StepRetry:
+        raise
+    except Exception as exc:  # the step's boundary: record it on the call, release the claim, keep the worker alive
+        logger.exception("call_transcribe_internal_error", extra={"call_id": call_id})
+        return _fail(call_id, FailureCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+
+
+def _transcribe_claimed(call_id: int, engine: str | None) -> Call:
     call = Call.objects.select_related("company").get(pk=call_id)
     from integrations.stt.pipeline import transcribe
     from integrations.stt.registry import get_recogniser
@@ -108,24 +124,25 @@ def call_transcribe(*, call_id: int, engine: str | None = None) -> Call | None:
                     # Down or not configured: try the fallback engine, and say so on the transcript.
                     notes.append(f"{name} unavailable ({type(exc).__name__}: {exc})")
                     if index == len(engines) - 1:
-                        if isinstance(exc, TransientIntegrationError):
-                            raise TranscriptionRetry(str(exc)) from exc
                         raise
     except AudioUndecodable as exc:
-        call_mark_failed(call_id=call_id, code="stt_undecodable", reason=f"The recording cannot be decoded: {exc}")
-        return _reload(call_id)
+        return _fail(call_id, FailureCode.STT_UNDECODABLE, f"The recording cannot be decoded: {exc}")
     except NoSpeech as exc:
-        call_mark_failed(call_id=call_id, code="stt_no_speech", reason=f"No speech in the recording: {exc}")
-        return _reload(call_id)
-    except TranscriptionRetry:
-        Call.objects.filter(pk=call_id, status=CallStatus.TRANSCRIBING).update(status=CallStatus.RECORDING_STORED)
-        raise
-    except (PermanentIntegrationError, IntegrationError) as exc:
-        call_mark_failed(call_id=call_id, code="stt_failed", reason=f"{type(exc).__name__}: {exc}")
-        return _reload(call_id)
+        return _fail(call_id, FailureCode.STT_NO_SPEECH, f"No speech in the recording: {exc}")
+    except TransientIntegrationError as exc:
+        call_transition(
+            call_id=call_id,
+            to=CallStatus.RECORDING_STORED,
+            expect=CallStatus.TRANSCRIBING,
+            by=STEP,
+            reason=f"retried later: {type(exc).__name__}: {exc}",
+            queue_next=False,  # the task's retry brings it back
+        )
+        raise StepRetry(exc) from exc
+    except IntegrationError as exc:
+        return _fail(call_id, FailureCode.STT_FAILED, f"{type(exc).__name__}: {exc}")
     if not result.words:
-        call_mark_failed(call_id=call_id, code="stt_no_speech", reason="The engine heard no words in the recording.")
-        return _reload(call_id)
+        return _fail(call_id, FailureCode.STT_NO_SPEECH, "The engine heard no words in the recording.")
     _save_transcript(call, result, notes=[*notes, *result.notes], seconds=time.monotonic() - started)
     return _reload(call_id)
 
@@ -137,6 +154,15 @@ def _reload(call_id: int) -> Call:
 def _save_transcript(call: Call, result, *, notes: list[str], seconds: float) -> None:
     metrics = compute_metrics(result.words, result.duration_ms)
     with transaction.atomic():
+        # The move comes first and holds the call's row: if someone moved the call meanwhile, nothing is written.
+        if not call_transition(
+            call_id=call.pk,
+            to=CallStatus.TRANSCRIBED,
+            expect=CallStatus.TRANSCRIBING,
+            by=STEP,
+            fields={"language": result.language, "attempts": 0, **metrics.as_fields()},
+        ):  # and the analysis is queued once this commits
+            return
         Transcript.objects.filter(call=call).delete()  # cascades to the old utterances: replace, never append
         transcript = Transcript.objects.create(
             company_id=call.company_id,
@@ -166,19 +192,6 @@ def _save_transcript(call: Call, result, *, notes: list[str], seconds: float) ->
                 for turn in result.turns
             ]
         )
-        Call.objects.filter(pk=call.pk, status=CallStatus.TRANSCRIBING).update(
-            status=CallStatus.TRANSCRIBED,
-            language=result.language,
-            failure_code="",
-            failure_reason="",
-            attempts=0,
-            updated_at=timezone.now(),
-            **metrics.as_fields(),
-        )
-        if settings.DIALIX_AUTO_ANALYSE:
-            from calls.tasks import call_analyse_task, task_enqueue
-
-            transaction.on_commit(lambda: task_enqueue(call_analyse_task, call.pk, company_id=call.company_id))
     logger.info(
         "call_transcribed",
         extra={
@@ -190,17 +203,29 @@ def _save_transcript(call: Call, result, *, notes: list[str], seconds: float) ->
     )
 
 
-def calls_retranscribe(*, calls, engine: str | None = None) -> int:
-    """Queues a new transcription of calls that have a recording (optionally with another engine); returns how many."""
-    from calls.tasks import call_transcribe_task, task_enqueue
-
-    ids = list(
-        calls.filter(Q(status__in=RETRANSCRIBABLE) | Q(status=CallStatus.RECORDING_STORED))
-        .exclude(recording="")
-        .values_list("id", flat=True)
+def calls_retranscribe(*, calls, engine: str | None = None, by: str = "console") -> int:
+    """Queues a new transcription of calls that have a recording (optionally with another engine); returns how many.
+    Supervisors' corrections stay: the analysis that follows keeps them."""
+    with_recording = calls.exclude(recording="")
+    waiting = list(with_recording.filter(status=CallStatus.RECORDING_STORED).values("id", "company_id"))
+    moved = calls_transition(
+        call_ids=list(with_recording.filter(status__in=RETRANSCRIBABLE).values_list("id", flat=True)),
+        to=CallStatus.RECORDING_STORED,
+        expect=RETRANSCRIBABLE,
+        by=by,
+        reason="re-transcription asked for" + (f" with {engine}" if engine else ""),
+        fields={"attempts": 0},
+        engine=engine,
+        requested=True,
     )
-    Call.objects.filter(pk__in=ids).exclude(status=CallStatus.TRANSCRIBING).update(
-        status=CallStatus.RECORDING_STORED, failure_code="", failure_reason="", attempts=0, updated_at=timezone.now()
-    )
-    transaction.on_commit(lambda: [task_enqueue(call_transcribe_task, call_id, engine) for call_id in ids])
-    return len(ids)
+    for row in waiting:  # already waiting: queue it again (a lost message, or another engine)
+        transaction.on_commit(
+            lambda row=row: pipeline_next(
+                call_id=row["id"],
+                company_id=row["company_id"],
+                status=CallStatus.RECORDING_STORED,
+                engine=engine,
+                requested=True,
+            )
+        )
+    return len(moved) + len(waiting)

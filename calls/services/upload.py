@@ -11,9 +11,10 @@ from typing import BinaryIO
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from calls.models import Call, CallSource, CallStatus
+from calls.models import Call, CallSource
 from calls.phones import normalise_phone
 from calls.services.recordings import RecordingRejected, call_store_recording, recording_check
+from calls.services.states import call_events_created
 from companies.models import Company
 from dialix.errors import DialixError
 from operators.models import Operator
@@ -94,8 +95,10 @@ def call_upload(
             call, created = Call.objects.for_company(company).get_or_create(
                 company=company,
                 pbx_call_id=pbx_call_id,
-                defaults={**values, "source": CallSource.UPLOAD, "status": CallStatus.NEW},
+                defaults={**values, "source": CallSource.UPLOAD},  # a new call starts NEW (the model's default)
             )
+            if created:
+                call_events_created(company_id=company.pk, calls=[(call.pk, call.status)], by="upload")
     except IntegrityError:  # the same file uploaded twice at the same moment: the other request created it
         call, created = Call.objects.for_company(company).get(pbx_call_id=pbx_call_id), False
     if not created:
@@ -110,7 +113,9 @@ def call_upload(
         # Only the extension of the client's file name is used, and only its letters and digits.
         ext = re.sub(r"[^a-z0-9]", "", filename.rsplit(".", 1)[-1].lower())[:5] if "." in filename else ""
         try:
-            call = call_store_recording(call=call, source=audio, filename=f"call.{ext or 'audio'}", fields=fields)
+            call = call_store_recording(
+                call=call, source=audio, filename=f"call.{ext or 'audio'}", fields=fields, by="upload"
+            )
         except Exception:
             if created:  # no call without its recording: the client's retry starts clean
                 Call.objects.filter(pk=call.pk, recording="").delete()

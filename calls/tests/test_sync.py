@@ -447,8 +447,9 @@ def test_calls_upsert_from_pbx_new_page_query_count_is_constant(
 ):
     calls = _pbx_calls(size, start=now - dt.timedelta(days=1))
     # 1 operator ids by extension, 2 existing calls of the page, 3 one INSERT of the new calls,
-    # 4 ids of the new answered calls (their recordings are queued after commit).
-    with django_assert_num_queries(4):
+    # 4 ids and states of the rows inserted (answered ones' recordings are queued after commit), 5 one INSERT of their
+    # first history step.
+    with django_assert_num_queries(5):
         result = calls_upsert_from_pbx(company=company, calls=calls)
     assert (result.created, result.updated, result.unchanged) == (size, 0, 0)
     assert len(result.fetch_recording_ids) == sum(1 for c in calls if c.talk_seconds > 0)
@@ -467,9 +468,10 @@ def test_calls_upsert_from_pbx_reread_page_query_count_is_constant(
     page[0] = dataclasses.replace(page[0], hangup_cause="USER_BUSY")  # a corrected field
     page += _pbx_calls(size, start=now - dt.timedelta(hours=12), prefix="fresh")
     # 1 operator ids, 2 existing calls of the page (with every field compared or written back), 3 one INSERT of the
-    # new calls, 4 ids of the new answered calls, 5 one UPDATE of the changed calls' PBX fields, 6 the conditional
-    # UPDATE moving the one answered-after-all call back to NEW (one per such call: rare, and never a blind write of
-    # a status read earlier); unchanged calls are not written.
-    with django_assert_num_queries(6):
+    # new calls, 4 ids and states of the rows inserted, 5 one INSERT of their first history step, 6 one UPDATE of the
+    # changed calls' PBX fields, 7-11 the transition moving the one answered-after-all call back to NEW (savepoint,
+    # the row locked if still SKIPPED, its UPDATE, its history row, release; one per such call: rare, and never a
+    # blind write of a status read earlier); unchanged calls are not written.
+    with django_assert_num_queries(11):
         result = calls_upsert_from_pbx(company=company, calls=page)
     assert (result.created, result.updated, result.unchanged) == (size, 2, size - 2)

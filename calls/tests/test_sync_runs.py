@@ -8,10 +8,10 @@ import pytest
 from django.utils import timezone
 
 from calls.models import Call, CallStatus
-from calls.services.sync import pbx_sync_company, pbx_sync_queue
+from calls.services.sync import pbx_sync_company
 from calls.tasks import pbx_sync_company_task
 from integrations.models import PbxAccount, SyncKind, SyncRun, SyncStatus
-from integrations.services import pbx_lease_acquire
+from integrations.services import pbx_lease_acquire, pbx_sync_queue
 
 RECORDING = Path(__file__).resolve().parents[2] / "fixtures" / "calls" / "en-01-sale.stereo8k.mp3"
 DOWNLOAD = "/calls-records/download/"

@@ -3,7 +3,7 @@
 import pytest
 
 from checklists.models import Checklist, ChecklistItem, ChecklistSection, ChecklistVersion
-from checklists.services import versions_for_call
+from checklists.services import versions_for
 from checklists.tests.factories import ChecklistFactory
 
 pytestmark = pytest.mark.django_db
@@ -77,12 +77,10 @@ def test_supervisor_builds_a_checklist_with_sections_then_items(supervisor_clien
 
 
 def test_a_checklist_with_a_name_only_is_a_draft_that_scores_nothing(supervisor_client, company):
-    from calls.tests.factories import CallFactory
-
     response = supervisor_client.post(ADD, _checklist_form("Empty"), follow=True)
     assert "is a draft" in response.content.decode()
     assert not ChecklistVersion.objects.filter(checklist__company=company).exists()
-    assert versions_for_call(call=CallFactory(company=company)) == []
+    assert versions_for(company=company, operator_id=None, direction="inbound") == []
 
 
 def test_item_section_choices_are_the_same_checklists_sections(supervisor_client, company):
@@ -126,14 +124,7 @@ def test_directions_validator_refuses_what_would_break_analysis(company):
 
 
 def test_a_bad_directions_row_written_elsewhere_does_not_break_analysis(company):
-    from calls.tests.factories import CallFactory
-
     Checklist.objects.create(company=company, name="Legacy", directions=5)
-    assert versions_for_call(call=CallFactory(company=company)) == []
+    assert versions_for(company=company, operator_id=None, direction="inbound") == []
 
 
-def test_checklist_directions_are_the_call_directions():
-    from calls.models import Direction
-    from checklists.models import CALL_DIRECTIONS
-
-    assert [code for code, _ in CALL_DIRECTIONS] == list(Direction.values)

@@ -1,8 +1,7 @@
 import pytest
 
-from calls.tests.factories import CallFactory
 from checklists.models import ChecklistItem, ChecklistSection, VersionItem
-from checklists.services import checklist_publish, versions_for_call
+from checklists.services import checklist_publish, versions_for
 from checklists.tests.factories import ChecklistFactory
 from operators.tests.factories import OperatorFactory
 
@@ -50,10 +49,10 @@ def test_versions_for_call_follow_direction_operator_and_active_flag(company):
         checklist_publish(checklist=checklist)
     assert unpublished.versions.count() == 0
 
-    call = CallFactory(company=company, operator=op_a, direction="outbound")
-    assert [v.checklist.name for v in versions_for_call(call=call)] == ["All"]
-    call_b = CallFactory(company=company, operator=op_b, direction="inbound")
-    assert [v.checklist.name for v in versions_for_call(call=call_b)] == ["All", "Inbound", "Only B"]
+    versions = versions_for(company=company, operator_id=op_a.pk, direction="outbound")
+    assert [v.checklist.name for v in versions] == ["All"]
+    versions = versions_for(company=company, operator_id=op_b.pk, direction="inbound")
+    assert [v.checklist.name for v in versions] == ["All", "Inbound", "Only B"]
 
 
 def test_versions_for_call_use_the_latest_version(company):
@@ -62,5 +61,5 @@ def test_versions_for_call_use_the_latest_version(company):
     item.weight = 9
     item.save()
     checklist_publish(checklist=checklist)
-    (version,) = versions_for_call(call=CallFactory(company=company))
+    (version,) = versions_for(company=company, operator_id=None, direction="inbound")
     assert version.number == 2

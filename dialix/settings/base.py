@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "dialix.apps.DialixConfig",
     "companies",
     "operators",
     "calls",
@@ -195,7 +196,12 @@ def celery_queues(prefix: str) -> tuple[str, dict[str, dict[str, str]], list[Que
     # Each queue on its own direct exchange and key (as Celery makes a missing queue): with no exchange given, Celery
     # would bind every queue to the default exchange with one key, and each message would reach all six queues.
     names = [f"{prefix}{kind}" for kind in TASK_QUEUE_KINDS]
-    return f"{prefix}default", routes, [Queue(name, Exchange(name, "direct"), routing_key=name) for name in names]
+    # x-max-priority: a person's request (dialix.queueing.PRIORITY_PERSON) goes ahead of the backlog on RabbitMQ.
+    queues = [
+        Queue(name, Exchange(name, "direct"), routing_key=name, queue_arguments={"x-max-priority": 10})
+        for name in names
+    ]
+    return f"{prefix}default", routes, queues
 
 
 DIALIX_TASK_QUEUE_PREFIX = env("DIALIX_TASK_QUEUE_PREFIX", default="")
@@ -245,7 +251,7 @@ DIALIX_STT_ENGINE = env("DIALIX_STT_ENGINE", default="offline")
 # DIALIX_MODEL_CACHE_DIR, default <VAR_DIR>/models) and the CPU threads one recognition may use.
 DIALIX_WHISPER_MODEL_DIR = env("DIALIX_WHISPER_MODEL_DIR", default="")
 DIALIX_MODEL_CACHE_DIR = env("DIALIX_MODEL_CACHE_DIR", default="")
-DIALIX_STT_CPU_THREADS = env.int("DIALIX_STT_CPU_THREADS", default=2)
+DIALIX_STT_CPU_THREADS = env.int("DIALIX_STT_CPU_THREADS", default=1)  # 1 per process, processes = cores (README)
 DIALIX_AUTO_TRANSCRIBE = env.bool("DIALIX_AUTO_TRANSCRIBE", default=True)  # queue STT as soon as a recording is stored
 DIALIX_ANALYZER_ENGINE = env("DIALIX_ANALYZER_ENGINE", default="offline")
 DIALIX_AUTO_ANALYSE = env.bool("DIALIX_AUTO_ANALYSE", default=True)  # queue analysis as soon as a transcript is saved

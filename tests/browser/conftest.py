@@ -18,10 +18,10 @@ from django.core.files.storage import default_storage
 from pythonjsonlogger.json import JsonFormatter
 
 from calls.models import Call
+from calls.services.analysis import call_analyse
 from calls.services.recordings import recording_check
 from calls.tests.factories import transcribed_call_from_fixture
 from checklists.demo import demo_checklists
-from checklists.services import call_analyse
 from companies.models import Company, Membership, Role
 from tests.browser.helpers import ACTION_TIMEOUT_MS, Watch
 

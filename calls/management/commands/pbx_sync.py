@@ -15,8 +15,8 @@ class Command(BaseCommand):
         if company is None:
             raise CommandError(f"No company with slug {options['company']!r}")
         if options["queue"]:
-            from calls.services.sync import pbx_sync_queue
             from integrations.models import PbxAccount
+            from integrations.services import pbx_sync_queue
 
             account = PbxAccount.objects.filter(company=company).first()
             if account is None:

@@ -3,11 +3,11 @@
 import pytest
 
 from calls.models import Call, CallStatus
+from calls.services.analysis import call_analyse, calls_reanalyse
 from calls.tasks import call_analyse_task
 from calls.tests.factories import transcribed_call_from_fixture
 from checklists.demo import demo_checklists
 from checklists.models import Answer, CallAnalysis, ItemResult, ResultSource
-from checklists.services import call_analyse, calls_reanalyse
 from integrations.llm.fake_chat import FakeOpenAIWithChat
 from integrations.models import EngineSettings
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from companies.demo import demo_seed
+from dialix.demo import demo_seed
 
 
 class Command(BaseCommand):

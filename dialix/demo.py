@@ -1,4 +1,5 @@
-"""Demo data for `make demo`: one company with operators and one login per role. Idempotent: safe to run again."""
+"""Demo data for `make demo`, above the apps (it uses all of them): one company with operators, one login per role,
+checklists and a PBX account. Idempotent: safe to run again."""
 
 from dataclasses import dataclass
 

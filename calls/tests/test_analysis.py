@@ -1,17 +1,12 @@
 import pytest
 
 from calls.models import Call, CallStatus, Transcript
+from calls.services.analysis import OverrideInvalid, call_analyse, calls_reanalyse, item_result_override
 from calls.tests.factories import transcribed_call_from_fixture
 from checklists.demo import demo_checklists
 from checklists.models import Answer, CallAnalysis, ChecklistItem, ItemResult, ResultSource, Scorecard
 from checklists.scoring import ScoredItem, score_items
-from checklists.services import (
-    OverrideInvalid,
-    call_analyse,
-    calls_reanalyse,
-    checklist_publish,
-    item_result_override,
-)
+from checklists.services import checklist_publish
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 import pytest
 
-from companies.demo import DEMO_OPERATORS, demo_seed
+from dialix.demo import DEMO_OPERATORS, demo_seed
 from companies.models import ApiToken, Membership
 from companies.services import api_token_authenticate
 from operators.models import Operator
