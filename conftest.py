@@ -61,7 +61,7 @@ def token_client(company) -> APIClient:
 @pytest.fixture
 def pbx_fake():
     """A fake OnlinePBX: a real HTTP server on 127.0.0.1 speaking the vendor's wire format."""
-    from integrations.pbx.fake import FakeOnlinePbx
+    from integrations.testing.onlinepbx import FakeOnlinePbx
 
     with FakeOnlinePbx(domain="pbx-alpha.onpbx.ru", auth_key="alpha-auth-key") as fake:
         yield fake

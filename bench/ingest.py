@@ -72,7 +72,7 @@ def run_bench() -> None:
     from companies.models import Company
     from integrations.models import PbxAccount, SyncStatus
     from integrations.pbx.base import PbxCall
-    from integrations.pbx.fake import FakeOnlinePbx
+    from integrations.testing.onlinepbx import FakeOnlinePbx
     from integrations.pbx.onlinepbx import parse_call
     from integrations.services import pbx_account_save, pbx_client_for
     from operators.models import Operator

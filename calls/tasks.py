@@ -6,6 +6,7 @@ import logging
 from celery import Task, shared_task
 
 from integrations.errors import TransientIntegrationError
+from integrations.limits import LimitBusy
 
 logger = logging.getLogger(__name__)
 
@@ -17,6 +18,10 @@ def _run_step(task: Task, policy, service, call_id: int, **kwargs) -> None:
         service(call_id=call_id, **kwargs)
     except (StepRetry, TransientIntegrationError) as exc:
         cause = exc.cause if isinstance(exc, StepRetry) else exc
+        if isinstance(cause, LimitBusy) and not task.app.conf.task_always_eager:
+            # Waiting for another worker of the same tenant is not a failed try: a fresh message, retries unspent.
+            task.apply_async(args=task.request.args, kwargs=task.request.kwargs, countdown=cause.retry_after or 30)
+            return
         if task.request.retries >= policy.max_retries:
             call_step_gave_up(
                 call_id=call_id, policy=policy, cause=cause, attempts=task.request.retries + 1, by=f"task:{task.name}"
@@ -32,6 +37,22 @@ def pbx_sync_company_task(company_id: int, kind: str = "scheduled", run_id: int 
     from calls.services.sync import pbx_sync_company
 
     pbx_sync_company(company_id=company_id, kind=kind, run_id=run_id)
+
+
+@shared_task(ignore_result=True)
+def pbx_backfill_task(run_id: int) -> None:
+    # Not retried: a stopped backfill says why on its run, and *Resume the backfill* continues from its cursor.
+    from calls.services.sync import pbx_backfill_run
+
+    pbx_backfill_run(run_id=run_id)
+
+
+@shared_task(ignore_result=True)
+def pbx_sync_runs_close_stale_task() -> None:
+    # Beat (the sweeper's schedule): sync runs left Running or Queued past the lease end Failed, "abandoned".
+    from integrations.services import pbx_sync_runs_close_stale
+
+    pbx_sync_runs_close_stale()
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=6)
@@ -58,7 +79,10 @@ def call_transcribe_task(self, call_id: int, engine: str | None = None) -> None:
     from calls.services.retry import TRANSCRIPTION
     from calls.services.transcription import call_transcribe
 
-    _run_step(self, TRANSCRIPTION, call_transcribe, call_id, engine=engine)
+    # RabbitMQ hands a message back (redelivered) only when the worker that had it died before acknowledging it
+    # (acks_late): that worker's claim on the call is then abandoned, and this run takes it over.
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    _run_step(self, TRANSCRIPTION, call_transcribe, call_id, engine=engine, redelivered=redelivered)
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=5)
@@ -67,3 +91,12 @@ def call_analyse_task(self, call_id: int, engine: str | None = None) -> None:
     from calls.services.retry import ANALYSIS
 
     _run_step(self, ANALYSIS, call_analyse, call_id, engine=engine)
+
+
+@shared_task(ignore_result=True)
+def calls_sweep_task() -> None:
+    # Beat, every minute (a global entry from a data migration): calls stranded past their step's limit are re-queued.
+    # Safe on any number of machines at once; a run that dies halfway leaves the rest for the next one.
+    from calls.services.sweeper import calls_sweep
+
+    calls_sweep()

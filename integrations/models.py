@@ -70,7 +70,8 @@ class PbxAccount(CompanyOwned):
     overlap_minutes = models.PositiveIntegerField(
         default=60,
         validators=[MaxValueValidator(24 * 60)],
-        help_text="Each sync re-reads this much before its cursor: the PBX lists a call only after it ends.",
+        help_text="Each sync re-reads calls that ended this long before its cursor: the PBX may list a call a while "
+        "after it ends.",
     )
     fetch_recordings = models.BooleanField(
         default=True, help_text="Download recordings of answered calls. Off imports the call history only."
@@ -86,7 +87,7 @@ class PbxAccount(CompanyOwned):
     session_key_id = EncryptedTextField(blank=True, default="", editable=False)
     session_key = EncryptedTextField(blank=True, default="", editable=False)
     sync_cursor = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="Calls that started before this have been read."
+        null=True, blank=True, editable=False, help_text="Calls that ended before this have been read."
     )
     lease_until = models.DateTimeField(null=True, blank=True, editable=False)
     last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -130,6 +131,7 @@ class SyncKind(models.TextChoices):
     SCHEDULED = "scheduled", "Scheduled"
     MANUAL = "manual", "Manual"
     PUSH = "push", "Push"
+    BACKFILL = "backfill", "History (backfill)"
 
 
 class SyncStatus(models.TextChoices):
@@ -138,6 +140,9 @@ class SyncStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped (another sync was running)"
+
+
+REJECTED_KEPT = 50  # a run keeps this many refused records in its list; `rejected` counts them all
 
 
 class SyncRun(CompanyOwned):
@@ -155,6 +160,17 @@ class SyncRun(CompanyOwned):
     updated = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0, help_text="Calls read again that had not changed.")
     operators_created = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0, help_text="PBX records the parser refused (skipped).")
+    rejected_records = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=f"The first {REJECTED_KEPT} refused records: their uuid and why, never the PBX's whole answer.",
+    )
+    # A backfill's own progress: it reads [window_from, window_to) in 7-day windows and commits each with `cursor`,
+    # so a stopped one continues from there. The account's regular cursor is never touched by it.
+    cursor = models.DateTimeField(null=True, blank=True, help_text="Backfill: read up to here.")
+    windows_total = models.PositiveIntegerField(default=0)
+    windows_done = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, default="")
 
     class Meta:

@@ -20,7 +20,7 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
 
 $PY manage.py migrate --noinput
-$PY -m integrations.pbx.fake --port "$PBX_PORT" --calls 36 --days 2 --audio-dir fixtures/calls --new-every 90 \
+$PY -m integrations.testing.onlinepbx --port "$PBX_PORT" --calls 36 --days 2 --audio-dir fixtures/calls --new-every 90 \
   >"$VAR/fake-pbx.log" 2>&1 &
 pids+=($!)
 $PY manage.py demo_seed --pbx-url "http://127.0.0.1:${PBX_PORT}"

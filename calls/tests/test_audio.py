@@ -1,15 +1,18 @@
 """probe_audio and audio_sha256 over the committed fixtures (real files made by scripts/make_test_calls.py)."""
 
 import hashlib
+import io
 import json
 import struct
 import tempfile
 import zlib
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 
-from calls.audio import AudioInfo, AudioInvalid, audio_sha256, probe_audio
+from calls.audio import AudioInfo, AudioInvalid, AudioTruncated, audio_sha256, probe_audio
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 CALLS = FIXTURES / "calls"
@@ -100,6 +103,65 @@ def test_probe_audio_rejects_mp3_cut_short_after_some_audio(tmp_path: Path) -> N
     assert "43.6 s its header declares" in caught.value.reason
 
 
+def test_probe_audio_rejects_mp3_cut_to_40_percent_whose_header_declares_the_whole_call() -> None:
+    # Decoding only the first seconds accepted this file: 14 s of a 35 s call would have been transcribed and scored.
+    audio = (CALLS / "en-02-complaint.stereo8k.mp3").read_bytes()
+
+    with pytest.raises(AudioTruncated) as caught:
+        probe_audio(io.BytesIO(audio[: len(audio) * 4 // 10]))
+
+    assert caught.value.reason == "audio is truncated: decoded 14.0 s of the 35.1 s its header declares"
+
+
+def test_probe_audio_finds_cut_ogg_only_against_the_pbx_talk_time() -> None:
+    # An Ogg file's declared length comes from its last page, so a cut file declares what it holds.
+    audio = (CALLS / "ru-01-sale.stereo16k.ogg").read_bytes()
+    cut = audio[: len(audio) * 4 // 10]
+
+    assert probe_audio(io.BytesIO(cut)).duration_seconds == pytest.approx(17.0, abs=0.1)
+    with pytest.raises(AudioTruncated) as caught:
+        probe_audio(io.BytesIO(cut), talk_seconds=44)
+
+    assert caught.value.detail == "decoded 17.0 s of the 44.0 s the PBX reports"
+    assert (round(caught.value.decoded_seconds, 1), caught.value.expected_seconds) == (17.0, 44)
+
+
+@pytest.mark.parametrize(("talk_seconds", "whole"), [(40, True), (44, True), (46, True), (48, True), (50, False)])
+def test_probe_audio_allows_a_recording_a_little_shorter_than_the_talk_time(talk_seconds: int, whole: bool) -> None:
+    # 43.6 s of audio; short by more than max(3 s, 10 %) of the talk time means part of the call is missing
+    path = CALLS / "en-01-sale.mono8k.mp3"
+    if whole:
+        assert probe_audio(path, talk_seconds=talk_seconds).duration_seconds == pytest.approx(43.6, abs=0.1)
+    else:
+        with pytest.raises(AudioTruncated, match=r"decoded 43\.6 s of the 50\.0 s the PBX reports"):
+            probe_audio(path, talk_seconds=talk_seconds)
+
+
+@pytest.mark.parametrize("name", ["en-01-sale.stereo8k.mp3", "ru-01-sale.stereo16k.ogg"])
+def test_probe_audio_decodes_to_the_end_and_finds_garbage_in_the_middle(name: str) -> None:
+    audio = bytearray((CALLS / name).read_bytes())
+    start, end = len(audio) * 3 // 10, len(audio) * 7 // 10
+    audio[start:end] = bytes(end - start)  # 40 % of the file zeroed, both ends intact
+
+    with pytest.raises(AudioTruncated, match=r"decoded 2\d\.\d s of the 43\.6 s its header declares"):
+        probe_audio(io.BytesIO(bytes(audio)))
+
+
+def test_probe_audio_accepts_mp3_without_xing_header_whose_estimated_length_is_far_off() -> None:
+    # 3 s of 8 kbps silence, then the 24 kbps call, no Xing/Info header: ffmpeg estimates the length from the first
+    # frame's bitrate (~98 s). Comparing against that estimate would call a whole recording truncated.
+    call = (CALLS / "en-01-sale.mono8k.mp3").read_bytes()
+    first_frame = call.index(b"\xff", 10)  # after the ID3 tag: the Info frame, dropped with the tag
+    audio_frames = call[call.index(call[first_frame : first_frame + 2], first_frame + 2) :]
+    audio = _silence_mp3_without_xing(seconds=3.0) + audio_frames
+
+    info = probe_audio(io.BytesIO(audio))
+
+    assert info.duration_seconds == pytest.approx(3.0 + 43.6, abs=0.5)
+    with pytest.raises(AudioTruncated, match="the PBX reports"):  # a cut copy is still caught by the talk time
+        probe_audio(io.BytesIO(audio[: len(audio) * 4 // 10]), talk_seconds=47)
+
+
 def test_probe_audio_rejects_wav_with_zero_samples() -> None:
     with pytest.raises(AudioInvalid) as caught:
         probe_audio(EDGE / "empty.wav")
@@ -136,6 +198,20 @@ def test_audio_sha256_matches_whole_file_digest_for_path_and_file_object() -> No
     assert audio_sha256(path) == from_start == expected
     assert from_file == hashlib.sha256(path.read_bytes()[100:]).hexdigest()
     assert position == 100
+
+
+def _silence_mp3_without_xing(*, seconds: float) -> bytes:
+    out_buf = io.BytesIO()
+    with av.open(out_buf, "w", format="mp3", options={"write_xing": "0", "id3v2_version": "0"}) as out:
+        stream = out.add_stream("libmp3lame", rate=8000, layout="mono")
+        stream.bit_rate = 8000
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((1, int(seconds * 8000)), dtype=np.int16), format="s16", layout="mono"
+        )
+        frame.sample_rate = 8000
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    return out_buf.getvalue()
 
 
 def _png_1x1() -> bytes:

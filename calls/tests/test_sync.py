@@ -54,12 +54,14 @@ def _account(account: PbxAccount) -> PbxAccount:
 
 
 def _search_windows(pbx_fake, since: int = 0) -> list[tuple[int, int]]:
-    """(start_stamp_from, start_stamp_to) of each history request the fake answered, from request number ``since``."""
+    """(end_stamp_from, end_stamp_to) of each history request the fake answered, from request number ``since``: a
+    sync reads calls by the time they ended."""
     windows = []
     for path, form in pbx_fake.requests_log[since:]:
         fields = parse_qs(form)
-        if SEARCH in path and "start_stamp_from" in fields:
-            windows.append((int(fields["start_stamp_from"][0]), int(fields["start_stamp_to"][0])))
+        assert "start_stamp_from" not in fields, "the sync reads by end time"
+        if SEARCH in path and "end_stamp_from" in fields:
+            windows.append((int(fields["end_stamp_from"][0]), int(fields["end_stamp_to"][0])))
     return windows
 
 
@@ -475,3 +477,47 @@ def test_calls_upsert_from_pbx_reread_page_query_count_is_constant(
     with django_assert_num_queries(11):
         result = calls_upsert_from_pbx(company=company, calls=page)
     assert (result.created, result.updated, result.unchanged) == (size, 2, size - 2)
+
+
+# --- late and long calls; records the parser rejects -----------------------------------------------------------------
+
+
+def test_pbx_sync_company_reads_a_two_hour_call_the_pbx_lists_only_after_it_ended(pbx_fake, one_day, company, now):
+    first_until = now - dt.timedelta(minutes=30)
+    pbx_sync_company(company_id=company.pk, until=first_until)  # this sync's cursor passes the long call's start
+    # Started 110 minutes before that sync and ended 10 minutes after it: the PBX lists it only now.
+    long_call = pbx_fake.add_call(started_at=first_until - dt.timedelta(minutes=110), duration_seconds=2 * 3600)
+
+    run = pbx_sync_company(company_id=company.pk, until=now)
+
+    assert run.status == SyncStatus.SUCCEEDED, run.error
+    assert run.created == 1
+    call = Call.objects.for_company(company).get(pbx_call_id=long_call["uuid"])
+    assert call.duration_seconds == 2 * 3600
+    assert call.ended_at - call.started_at == dt.timedelta(hours=2)
+
+
+def test_pbx_sync_company_skips_a_record_the_parser_rejects_counts_it_and_moves_the_cursor(
+    pbx_fake, one_day, company, now, supervisor_client
+):
+    good = [pbx_fake.add_call(started_at=now - dt.timedelta(hours=hours))["uuid"] for hours in (3, 2)]
+    bad = pbx_fake.add_call(started_at=now - dt.timedelta(minutes=30), accountcode="sideways")  # in the overlap
+
+    run = pbx_sync_company(company_id=company.pk, until=now)
+
+    assert run.status == SyncStatus.SUCCEEDED, run.error
+    assert (run.fetched, run.created, run.rejected) == (2, 2, 1)
+    reason = f"OnlinePBX call {bad['uuid']} has an unknown direction (accountcode)"
+    assert SyncRun.objects.get(pk=run.pk).rejected_records == [{"uuid": bad["uuid"], "reason": reason}]
+    assert set(Call.objects.for_company(company).values_list("pbx_call_id", flat=True)) == set(good)
+    assert _account(one_day).sync_cursor == now  # the window is committed: the bad record never blocks it
+    listing = supervisor_client.get("/admin/integrations/syncrun/").content.decode()
+    assert '<td class="field-rejected">1</td>' in listing
+    page = supervisor_client.get(f"/admin/integrations/syncrun/{run.pk}/change/").content.decode()
+    assert bad["uuid"] in page and "has an unknown direction (accountcode)" in page
+    assert "998901234567" not in page  # the record's own content is never shown
+
+    again = pbx_sync_company(company_id=company.pk, until=now + dt.timedelta(minutes=5))  # re-read in the overlap
+
+    assert (again.status, again.rejected) == (SyncStatus.SUCCEEDED, 1)
+    assert _account(one_day).sync_cursor == now + dt.timedelta(minutes=5)

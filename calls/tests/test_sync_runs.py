@@ -164,3 +164,38 @@ def test_scheduled_task_called_as_beat_does_creates_its_own_run(pbx_fake, pbx_ac
     pbx_sync_company_task(*[company.pk])  # the periodic task's args: [company_id]
     run = SyncRun.objects.for_company(company).get()
     assert (run.kind, run.status) == (SyncKind.SCHEDULED, SyncStatus.SUCCEEDED)
+
+
+# --- runs whose worker stopped are closed ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_runs_left_running_or_queued_past_the_lease_are_closed_as_abandoned(pbx_account, company, supervisor_client):
+    from calls.tasks import pbx_sync_runs_close_stale_task
+    from integrations.services import LEASE
+
+    def run(status: str, kind: str = SyncKind.SCHEDULED) -> SyncRun:
+        return SyncRun.objects.create(
+            company=company, account=pbx_account, kind=kind, status=status, started_at=timezone.now()
+        )
+
+    running, queued, backfill, live = (
+        run(SyncStatus.RUNNING),
+        run(SyncStatus.QUEUED),
+        run(SyncStatus.RUNNING, SyncKind.BACKFILL),
+        run(SyncStatus.RUNNING),
+    )
+    long_ago = timezone.now() - LEASE - dt.timedelta(minutes=1)
+    SyncRun.objects.filter(pk__in=[running.pk, queued.pk, backfill.pk]).update(updated_at=long_ago)
+
+    pbx_sync_runs_close_stale_task()  # what Beat runs
+
+    for stale in (running, queued, backfill):
+        stale.refresh_from_db()
+        assert stale.status == SyncStatus.FAILED and stale.finished_at is not None
+        assert stale.error.startswith("abandoned (the worker stopped)")
+    assert "Resume the backfill" in backfill.error
+    live.refresh_from_db()
+    assert (live.status, live.error) == (SyncStatus.RUNNING, "")  # still making progress: left alone
+    page = supervisor_client.get("/admin/integrations/syncrun/").content.decode()
+    assert page.count("abandoned (the worker stopped)") == 3

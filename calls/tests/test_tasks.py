@@ -41,7 +41,11 @@ def _downloads(pbx_fake) -> int:
 def _waiting_call(pbx_fake, company) -> Call:
     record = pbx_fake.add_call(started_at=timezone.now() - dt.timedelta(hours=1), recording=RECORDING.read_bytes())
     return CallFactory(
-        company=company, operator=None, pbx_call_id=record["uuid"], direction=Direction.OUTBOUND, talk_seconds=171
+        company=company,
+        operator=None,
+        pbx_call_id=record["uuid"],
+        direction=Direction.OUTBOUND,
+        talk_seconds=record["user_talk_time"],  # the fake's talk time is the recording's length
     )
 
 

@@ -5,7 +5,9 @@ from integrations.pbx.errors import (
     PbxAuthError,
     PbxBadResponse,
     PbxUnavailable,
+    RecordingLinkExpired,
     RecordingMissing,
+    RecordingNotAudio,
     RecordingTooLarge,
 )
 
@@ -17,6 +19,8 @@ __all__ = [
     "PbxClient",
     "PbxOperator",
     "PbxUnavailable",
+    "RecordingLinkExpired",
     "RecordingMissing",
+    "RecordingNotAudio",
     "RecordingTooLarge",
 ]

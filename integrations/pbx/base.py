@@ -28,11 +28,31 @@ class PbxCall:
     hangup_cause: str
 
 
+@dataclass(frozen=True, slots=True)
+class PbxRejectedRecord:
+    """A history record the parser refused: skipped, never blocking its window. Never the vendor's body."""
+
+    pbx_call_id: str  # the record's uuid as far as it could be read ("" when it has none)
+    reason: str  # our own fixed text, e.g. "OnlinePBX call ... has an unknown direction (accountcode)"
+
+
+class PbxCallWindow(list[PbxCall]):
+    """One window's calls (a list), plus the records of that window the parser rejected."""
+
+    def __init__(self, calls: list[PbxCall] | None = None, *, rejected: list[PbxRejectedRecord] | None = None) -> None:
+        super().__init__(calls or ())
+        self.rejected: list[PbxRejectedRecord] = list(rejected or ())
+
+
+HistoryBy = Literal["start", "end"]
+
+
 class PbxClient(Protocol):
     def list_operators(self) -> list[PbxOperator]: ...
 
-    def list_calls(self, *, since: datetime, until: datetime) -> Iterator[list[PbxCall]]:
-        """Calls that started in ``[since, until)``, one list per time window, each sorted by ``started_at``.
+    def list_calls(self, *, since: datetime, until: datetime, by: HistoryBy = "start") -> Iterator[PbxCallWindow]:
+        """Calls that started (``by="end"``: ended) in ``[since, until)``, one list per time window, each sorted by
+        ``started_at``; a record the parser rejects is left out of the list and named in its ``rejected``.
 
         A call appears at most once over the whole iteration. Windows come in chronological order, so a caller can
         persist progress after each list.

@@ -20,7 +20,17 @@ class PbxBadResponse(BadResponse):
 
 
 class RecordingMissing(PermanentIntegrationError):
-    """The recording link answered 404/410: the file is gone or the link expired."""
+    """The PBX's API says the call has no recording (an empty link): the one definite "no", not retried."""
+
+
+class RecordingLinkExpired(PbxUnavailable):
+    """The recording link answered 403/404/410 (or another 4xx): links live ~30 minutes (spec §6), so it expired or
+    the file host is not ready. Retried, asking the API for a fresh link each time."""
+
+
+class RecordingNotAudio(PbxUnavailable):
+    """The recording link answered a page or JSON instead of audio: a passing fault of the file host, retried; the
+    caller decides when it has seen it often enough to call the recording invalid."""
 
 
 class RecordingTooLarge(PermanentIntegrationError):

@@ -18,12 +18,13 @@ import requests
 
 from integrations.errors import RateLimited
 from integrations.http import make_session
-from integrations.pbx.base import Direction, PbxCall, PbxOperator
+from integrations.pbx.base import Direction, HistoryBy, PbxCall, PbxCallWindow, PbxOperator, PbxRejectedRecord
 from integrations.pbx.errors import (
     PbxAuthError,
     PbxBadResponse,
     PbxUnavailable,
-    RecordingMissing,
+    RecordingLinkExpired,
+    RecordingNotAudio,
     RecordingTooLarge,
 )
 from integrations.wire import type_name
@@ -88,52 +89,70 @@ class OnlinePbxClient:
             raise PbxBadResponse(f"OnlinePBX user/get.json returned {type_name(data)} instead of a list of users")
         return [parse_operator(item) for item in data]
 
-    def list_calls(self, *, since: datetime, until: datetime) -> Iterator[list[PbxCall]]:
-        """Calls that started in ``[since, until)``: one list per window (empty ones too), chronological.
+    def list_calls(self, *, since: datetime, until: datetime, by: HistoryBy = "start") -> Iterator[PbxCallWindow]:
+        """Calls that started (``by="end"``: ended) in ``[since, until)``: one list per window (empty ones too),
+        chronological.
 
-        The window bounds are also applied here, so the result does not depend on whether the PBX treats
-        ``start_stamp_to`` as inclusive; a uuid already yielded is never yielded again.
+        ``by="end"`` filters on ``end_stamp_from``/``end_stamp_to`` (spec §5), so a long call that the PBX lists only
+        once it has ended is in the window of its end, however long before that it started. The window bounds are
+        also applied here, so the result does not depend on whether the PBX treats the upper bound as inclusive; a
+        uuid already yielded is never yielded again. A record the parser refuses is skipped and named (uuid and our
+        reason, never its body) in the window's ``rejected``: one bad record never blocks the others.
         """
         _require_aware(since, "since")
         _require_aware(until, "until")
+        if by not in ("start", "end"):
+            raise ValueError("by must be 'start' or 'end'")
         # Integer bounds of [since, until) for whole-second stamps.
-        return self._iter_windows(math.ceil(since.timestamp()), math.ceil(until.timestamp()))
+        return self._iter_windows(math.ceil(since.timestamp()), math.ceil(until.timestamp()), by=by)
 
-    def _iter_windows(self, first: int, stop: int) -> Iterator[list[PbxCall]]:
+    def _iter_windows(self, first: int, stop: int, *, by: HistoryBy) -> Iterator[PbxCallWindow]:
         seen: set[str] = set()
+        rejected_seen: set[str] = set()
+        stamp_of = attrgetter("ended_at" if by == "end" else "started_at")
         for window_from in range(first, stop, self._window_seconds):
             window_to = min(window_from + self._window_seconds, stop)
-            form = {"start_stamp_from": str(window_from), "start_stamp_to": str(window_to)}
+            form = {f"{by}_stamp_from": str(window_from), f"{by}_stamp_to": str(window_to)}
             data = self._call(_SEARCH, form)
             if data is None or data == "":
                 data = []
             if not isinstance(data, list):
                 raise PbxBadResponse(f"OnlinePBX call history returned {type_name(data)} instead of a list of calls")
-            calls: list[PbxCall] = []
+            window = PbxCallWindow()
             outside = 0
             for record in data:
-                call = parse_call(record)
-                stamp = int(call.started_at.timestamp())
+                try:
+                    call = parse_call(record)
+                except PbxBadResponse as exc:
+                    call_id = _record_uuid(record)
+                    if call_id not in rejected_seen or not call_id:
+                        rejected_seen.add(call_id)
+                        window.rejected.append(PbxRejectedRecord(pbx_call_id=call_id, reason=str(exc)))
+                    continue
+                stamp = int(stamp_of(call).timestamp())
                 if not window_from <= stamp < window_to:
                     outside += 1
                     continue
                 if call.pbx_call_id in seen:
                     continue
                 seen.add(call.pbx_call_id)
-                calls.append(call)
-            calls.sort(key=attrgetter("started_at", "pbx_call_id"))
-            logger.info(
+                window.append(call)
+            window.sort(key=attrgetter("started_at", "pbx_call_id"))
+            log = logger.warning if window.rejected else logger.info
+            log(
                 "pbx_calls_window_fetched",
                 extra={
                     "pbx_domain": self.domain,
                     "window_from": window_from,
                     "window_to": window_to,
-                    "calls": len(calls),
+                    "window_by": by,
+                    "calls": len(window),
                     "records": len(data),
                     "outside_window": outside,
+                    "rejected": len(window.rejected),
                 },
             )
-            yield calls
+            yield window
 
     def get_call(self, pbx_call_id: str) -> list[PbxCall]:
         """The call with this uuid ([] when the PBX does not know it); uuid lookups have no window limit."""
@@ -171,21 +190,20 @@ class OnlinePbxClient:
             # No auth header: the link is the credential (spec §6), and the key must not travel to a file host.
             with self._session.get(url, stream=True, timeout=self._timeout) as response:
                 status = response.status_code
-                if status in (404, 410):
-                    raise RecordingMissing(
-                        f"The OnlinePBX recording link ({where}) answered HTTP {status}: "
-                        "the file is gone or the link expired"
-                    )
                 if status == 429:
                     raise _rate_limited(response, f"recording download from {where}")
                 if status >= 500:
                     raise PbxUnavailable(f"The OnlinePBX recording host {where} answered HTTP {status}")
                 if status != 200:
-                    raise PbxBadResponse(f"The OnlinePBX recording link ({where}) answered HTTP {status}")
+                    # Only the API's empty link means "no recording" (spec §6); a link that fails is asked afresh.
+                    raise RecordingLinkExpired(
+                        f"The OnlinePBX recording link ({where}) answered HTTP {status}: "
+                        "the link expired or the file is not there yet"
+                    )
                 content_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
                 if content_type in _NOT_AUDIO_TYPES:
                     # The body is never shown: only what kind of answer it was.
-                    raise PbxBadResponse(
+                    raise RecordingNotAudio(
                         f"The OnlinePBX recording link ({where}) returned {content_type} instead of audio"
                     )
                 length = response.headers.get("Content-Length", "")
@@ -204,7 +222,9 @@ class OnlinePbxClient:
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             raise PbxUnavailable(f"The recording download from {where} was interrupted or could not connect") from exc
         except requests.RequestException as exc:
-            raise PbxBadResponse(f"The recording download from {where} failed: {type(exc).__name__}") from exc
+            # e.g. a body that does not decompress: the next try gets a fresh link (spec §6: anything but "no
+            # recording" is retryable)
+            raise PbxUnavailable(f"The recording download from {where} failed: {type(exc).__name__}") from exc
         logger.info("pbx_recording_downloaded", extra={"pbx_domain": self.domain, "bytes": written})
         return written
 
@@ -366,6 +386,14 @@ def parse_call(record: Any) -> PbxCall:
         talk_seconds=talk,
         hangup_cause=_text(record.get("hangup_cause")),
     )
+
+
+def _record_uuid(record: Any) -> str:
+    """A rejected record's uuid for the run's error list, as far as it can be read (bounded, printable)."""
+    value = record.get("uuid") if type(record) is dict else None
+    if not isinstance(value, str):
+        return ""
+    return "".join(ch for ch in value[:64] if ch.isprintable())
 
 
 def _int(record: dict[str, Any], key: str, call_id: str) -> int:

@@ -9,9 +9,7 @@ import hashlib
 import json
 import logging
 import math
-import threading
 import time
-from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from integrations.errors import (
     TransientIntegrationError,
 )
 from integrations.http import make_session
+from integrations.limits import limit_window
 from integrations.stt.base import Recognition, Word
 from integrations.stt.errors import NoSpeech
 from integrations.wire import is_number, setting, snippet, type_name
@@ -94,8 +93,9 @@ class UzbekVoiceStt:
         self.model = model if model is not None else setting("DIALIX_UZBEKVOICE_MODEL", None)
         self._timeout = timeout
         self._session = session if session is not None else make_session(timeout=timeout)
-        key_id = hashlib.sha256(self._api_key.encode()).hexdigest()[:16]
-        self._limiter = _limiter_for(f"{self.base_url}|{key_id}", self.submits_per_minute)
+        # The account's submissions are counted together on every machine (integrations.limits: Redis when set).
+        account = hashlib.sha256(f"{self.base_url}|{self._api_key}".encode()).hexdigest()[:16]
+        self._limit_key = f"uzbekvoice:submit:{account}"
 
     def __repr__(self) -> str:
         return f"UzbekVoiceStt(base_url={self.base_url!r})"  # never the key
@@ -108,12 +108,14 @@ class UzbekVoiceStt:
         service_language = _service_language(language, languages)
         audio_seconds = _audio_seconds(audio)
         interval = self.poll_interval or poll_interval_for(audio_seconds)
-        wait = self._limiter.acquire()
-        if wait > 0:
-            raise RateLimited(
-                f"UzbekVoice client-side limit of {self.submits_per_minute} submissions a minute reached",
-                retry_after=wait,
-            )
+        if self.submits_per_minute > 0:
+            try:
+                limit_window(self._limit_key, limit=self.submits_per_minute, per_seconds=60.0)
+            except RateLimited as exc:
+                raise RateLimited(
+                    f"UzbekVoice client-side limit of {self.submits_per_minute} submissions a minute reached",
+                    retry_after=exc.retry_after,
+                ) from exc
         started = time.monotonic()
         body = self._submit(audio, service_language)
         task_id = body.get("id")
@@ -395,39 +397,3 @@ def _audio_seconds(audio: Path) -> float | None:
     except (av.FFmpegError, OSError):
         return None  # the service will answer for itself; the pipeline checks decodability earlier
     return None
-
-
-# --- client-side submission limit (spec §6) ---------------------------------------------------------------------------
-
-
-class _Limiter:
-    """At most ``per_minute`` submissions in any 60 s, per process and account; ``acquire`` says how long to wait."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._times: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def acquire(self) -> float:
-        if self.per_minute <= 0:
-            return 0.0
-        with self._lock:
-            now = time.monotonic()
-            while self._times and now - self._times[0] >= 60:
-                self._times.popleft()
-            if len(self._times) >= self.per_minute:
-                return 60 - (now - self._times[0])
-            self._times.append(now)
-            return 0.0
-
-
-_limiters: dict[str, _Limiter] = {}
-_limiters_lock = threading.Lock()
-
-
-def _limiter_for(account: str, per_minute: int) -> _Limiter:
-    with _limiters_lock:
-        limiter = _limiters.get(account)
-        if limiter is None or limiter.per_minute != per_minute:
-            limiter = _limiters[account] = _Limiter(per_minute)
-        return limiter

@@ -16,10 +16,10 @@ from integrations.pbx.errors import (
     PbxAuthError,
     PbxBadResponse,
     PbxUnavailable,
-    RecordingMissing,
+    RecordingLinkExpired,
     RecordingTooLarge,
 )
-from integrations.pbx.fake import FakeOnlinePbx
+from integrations.testing.onlinepbx import FakeOnlinePbx
 from integrations.pbx.onlinepbx import OnlinePbxClient
 
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
@@ -336,15 +336,32 @@ def test_call_with_numeric_gateway_and_unknown_keys_is_listed(pbx_fake: FakeOnli
     ("missing", "message"),
     [("uuid", "has no uuid"), ("user_talk_time", "has no user_talk_time"), ("accountcode", "unknown direction")],
 )
-def test_broken_call_record_raises_bad_response_instead_of_dropping_the_call(
+def test_broken_call_record_is_named_in_its_window_instead_of_dropped_or_blocking_the_others(
     pbx_fake: FakeOnlinePbx, missing: str, message: str
 ) -> None:
-    pbx_fake.add_call(started_at=T0)
+    good = pbx_fake.add_call(started_at=T0)
     broken = pbx_fake.add_call(started_at=T0 + timedelta(minutes=5))
     del broken[missing]
 
-    with pytest.raises(PbxBadResponse, match=message):
-        all_calls(make_client(pbx_fake), T0, T0 + timedelta(hours=1))
+    [window] = list(make_client(pbx_fake).list_calls(since=T0, until=T0 + timedelta(hours=1)))
+
+    assert [call.pbx_call_id for call in window] == [good["uuid"]]
+    [rejected] = window.rejected
+    assert rejected.pbx_call_id == broken.get("uuid", "")
+    assert message in rejected.reason
+    assert "998901234567" not in rejected.reason  # our own text, never the vendor's record
+
+
+def test_list_calls_by_end_time_finds_a_long_call_in_the_window_of_its_end(pbx_fake: FakeOnlinePbx) -> None:
+    long_call = pbx_fake.add_call(started_at=T0, duration_seconds=2 * 3600)  # ends at T0 + 2 h
+    pbx_fake.add_call(started_at=T0 + timedelta(minutes=10), duration_seconds=60)  # ends inside the first hour
+
+    client = make_client(pbx_fake)
+    [late] = list(client.list_calls(since=T0 + timedelta(hours=1), until=T0 + timedelta(hours=3), by="end"))
+
+    assert [call.pbx_call_id for call in late] == [long_call["uuid"]]
+    [form] = requests_to(pbx_fake, SEARCH)
+    assert set(form) == {"end_stamp_from", "end_stamp_to"}
 
 
 def test_list_calls_parses_ten_thousand_generated_calls(pbx_fake: FakeOnlinePbx) -> None:
@@ -386,13 +403,14 @@ def test_recording_url_is_none_when_the_call_has_no_recording(pbx_fake: FakeOnli
     assert make_client(pbx_fake).recording_url(record["uuid"]) is None
 
 
-def test_expired_recording_link_raises_recording_missing(pbx_fake: FakeOnlinePbx) -> None:
+def test_failing_recording_link_raises_retryable_link_expired(pbx_fake: FakeOnlinePbx) -> None:
+    # Only the API's empty link means "no recording" (spec §6); a link that 404s is asked afresh on the next try.
     record = pbx_fake.add_call(started_at=T0, recording_mode="404")
     client = make_client(pbx_fake)
     url = client.recording_url(record["uuid"])
     assert url is not None
 
-    with pytest.raises(RecordingMissing, match="HTTP 404") as caught:
+    with pytest.raises(RecordingLinkExpired, match="HTTP 404") as caught:
         client.download_recording(url, io.BytesIO(), max_bytes=1_000_000)
 
     assert url.split("/")[-2] not in str(caught.value)  # the download token stays out of the admin

@@ -2,7 +2,7 @@
 
 Used by tests (in-process, ephemeral port), benches and ``make demo``::
 
-    python -m integrations.pbx.fake --port 8765 --calls 40 --days 2 --audio-dir DIR --new-every 120
+    python -m integrations.testing.onlinepbx --port 8765 --calls 40 --days 2 --audio-dir DIR --new-every 120
 
 Where the spec marks behaviour [unconfirmed], the fake picks the most plausible shape and says so in a comment.
 """
@@ -30,7 +30,14 @@ logger = logging.getLogger(__name__)
 MAX_WINDOW_SECONDS = 7 * 24 * 3600  # spec §5
 LINK_TTL_SECONDS = 30 * 60  # spec §6: download links live about 30 minutes
 FAILURE_MODES = frozenset({"timeout", "http500", "garbage", "malformed_json", "status0", "http429", "not_auth"})
-RECORDING_MODES = frozenset({"missing", "404", "garbage"})
+# Per call, on every download: "missing" (the API gives no link), "404", "garbage" (audio/mpeg that is not audio),
+# "truncated" (the first TRUNCATED_SHARE of the file, with an honest Content-Length), "short_read" (the full
+# Content-Length is announced, the connection closes after TRUNCATED_SHARE of it).
+RECORDING_MODES = frozenset({"missing", "404", "garbage", "truncated", "short_read"})
+# One-off faults (fail_recording): the same as above for one download, plus "html" (a 200 error page) and "expired"
+# (the next link issued is already expired: it answers 403, as signed file-host links do, until a fresh one is asked).
+RECORDING_FAULTS = frozenset({"expired", "garbage", "html", "truncated", "short_read", "404"})
+TRUNCATED_SHARE = 0.4
 DOWNLOAD_PREFIX = "/calls-records/download/"
 
 # Spec §3, verbatim shapes.
@@ -97,7 +104,8 @@ class FakeOnlinePbx:
         ]
         self.calls: dict[str, dict[str, Any]] = {}
         self.recordings: dict[str, bytes] = {}
-        self.recording_modes: dict[str, str] = {}  # uuid -> "missing" | "404" | "garbage"
+        self.recording_modes: dict[str, str] = {}  # uuid -> one of RECORDING_MODES
+        self.recording_faults: dict[str, list[str]] = {}  # uuid -> one-off faults, consumed in order (fail_recording)
         self.slow_seconds = 0.0
         self.timeout_sleep_seconds = 3.0
         self.link_ttl_seconds: float = LINK_TTL_SECONDS
@@ -107,7 +115,7 @@ class FakeOnlinePbx:
         self._lock = threading.RLock()
         self._valid_pairs: dict[str, str] = {}  # key_id -> key
         self._current_pair: tuple[str, str] | None = None
-        self._links: dict[str, tuple[str, float]] = {}  # token -> (uuid, monotonic expiry)
+        self._links: dict[str, tuple[str, float]] = {}  # token -> (uuid, monotonic expiry); expired tokens answer 403
         self._failures: list[_Failure] = []  # consumed in order
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -171,6 +179,31 @@ class FakeOnlinePbx:
         with self._lock:
             self._failures.append(_Failure(n, mode, path_contains))
 
+    def fail_recording(self, call_id: str, *faults: str) -> None:
+        """The next downloads of this call's recording fail with ``faults``, one each, in order; then it is served
+        normally. ``expired`` applies to the next link asked for instead: that link answers 403 for good."""
+        unknown = set(faults) - RECORDING_FAULTS
+        if unknown:
+            raise ValueError(f"unknown recording fault {sorted(unknown)}; choose from {sorted(RECORDING_FAULTS)}")
+        with self._lock:
+            self.recording_faults.setdefault(call_id, []).extend(faults)
+
+    def attach_recording(self, call_id: str, audio: bytes) -> None:
+        """Serves ``audio`` for the call and makes its talk time the file's length (its ring time kept), as a real
+        PBX's record and recording agree."""
+        seconds = audio_seconds(audio)
+        with self._lock:
+            self.recordings[call_id] = audio
+            record = self.calls[call_id]
+            if seconds is None or not record.get("user_talk_time"):
+                return
+            old_end, ring = record["end_stamp"], record["duration"] - record["user_talk_time"]
+            talk = max(round(seconds), 1)
+            record.update(user_talk_time=talk, duration=ring + talk, end_stamp=record["start_stamp"] + ring + talk)
+            for event in record.get("events", []):
+                if event.get("end_stamp") == old_end:
+                    event["end_stamp"] = record["end_stamp"]
+
     def add_call(
         self,
         *,
@@ -190,12 +223,17 @@ class FakeOnlinePbx:
     ) -> dict[str, Any]:
         """Add one call as the PBX would list it and return its wire record; ``raw`` overrides record keys.
 
-        Inbound calls with ``operator_ext=None`` (or ``talk_seconds=0``) were not answered by anyone.
+        Inbound calls with ``operator_ext=None`` (or ``talk_seconds=0``) were not answered by anyone. With a
+        ``recording`` and no ``talk_seconds``, the talk time is the recording's length (a check of the whole file
+        against the talk time then means what it does against a real PBX).
         """
         if direction not in ("inbound", "outbound"):
             raise ValueError("direction must be 'inbound' or 'outbound'")
         if recording_mode is not None and recording_mode not in RECORDING_MODES:
             raise ValueError(f"recording_mode must be one of {sorted(RECORDING_MODES)}")
+        if talk_seconds is None and recording is not None and operator_ext and (seconds := audio_seconds(recording)):
+            talk_seconds = max(round(seconds), 1)
+            duration_seconds = max(duration_seconds, talk_seconds + 16)
         if isinstance(started_at, datetime):
             start = int(started_at.timestamp())
         elif started_at is None:
@@ -373,8 +411,11 @@ class FakeOnlinePbx:
         except ValueError:
             return {"status": "0", "comment": "time and duration filters must be integers"}
         if not call_id:
-            lowest = bounds.get("start_stamp_from", 0)
+            # A window by start or by end (spec §5: either pair works); each may span at most 7 days.
+            lowest = bounds.get("start_stamp_from", bounds.get("end_stamp_from", 0))
             highest = bounds.get("start_stamp_to", bounds.get("end_stamp_to", int(time.time())))
+            if "start_stamp_from" not in bounds and "end_stamp_from" in bounds:
+                highest = bounds.get("end_stamp_to", int(time.time()))
             if highest - lowest > MAX_WINDOW_SECONDS:
                 # Error text for a too-long window is [unconfirmed] (spec §5).
                 return {"status": "0", "comment": "the period must not exceed 7 days"}
@@ -407,7 +448,8 @@ class FakeOnlinePbx:
             if mode is None and call_id not in self.recordings:
                 return ""
             token = secrets.token_hex(16)
-            self._links[token] = (call_id, time.monotonic() + self.link_ttl_seconds)
+            expired = self._take_recording_fault(call_id, "expired")
+            self._links[token] = (call_id, time.monotonic() + (-1 if expired else self.link_ttl_seconds))
         # Links point at whatever host the client reached us by, so the demo works across containers.
         return f"http://{host_header or f'{self.host}:{self.port}'}{DOWNLOAD_PREFIX}{token}/rec.mp3"
 
@@ -415,20 +457,39 @@ class FakeOnlinePbx:
         token = path[len(DOWNLOAD_PREFIX) :].split("/", 1)[0]
         with self._lock:
             link = self._links.get(token)
-            if link is None or link[1] < time.monotonic():
-                call_id = None
-            else:
-                call_id = link[0]
+            expired = link is not None and link[1] < time.monotonic()
+            call_id = link[0] if link is not None and not expired else None
             mode = self.recording_modes.get(call_id) if call_id else None
+            if call_id is not None and (fault := self._take_recording_fault(call_id)) is not None:
+                mode = fault
             audio = self.recordings.get(call_id) if call_id else None
             record = self.calls.get(call_id) if call_id else None
-        if call_id is None or mode == "404" or (mode != "garbage" and audio is None):
+        if expired:  # a signed link past its time: the file host refuses it; the API gives a fresh one
+            _respond(handler, 403, b"<Error><Code>AccessDenied</Code></Error>", "application/xml")
+            return
+        if call_id is None or mode == "404" or (mode not in ("garbage", "html") and audio is None):
             _respond(handler, 404, b"Not Found", "text/plain")
+            return
+        if mode == "html":
+            _respond(handler, 200, b"<html><body>Service temporarily unavailable</body></html>", "text/html")
             return
         body = _GARBAGE_AUDIO if mode == "garbage" else audio
         assert body is not None
         headers = {"Content-Disposition": f'attachment; filename="{_recording_filename(call_id, record)}"'}
+        if mode == "truncated":
+            body = body[: int(len(body) * TRUNCATED_SHARE)]  # with its own, honest Content-Length
+        elif mode == "short_read":
+            _respond_cut(handler, body, int(len(body) * TRUNCATED_SHARE), _audio_content_type(body), headers)
+            return
         _respond(handler, 200, body, _audio_content_type(body), headers)
+
+    def _take_recording_fault(self, call_id: str, only: str | None = None) -> str | None:
+        """Pops the call's next one-off fault: ``expired`` when a link is issued, any other when it is downloaded."""
+        with self._lock:
+            faults = self.recording_faults.get(call_id)
+            if not faults or (faults[0] == "expired") != (only == "expired"):
+                return None
+            return faults.pop(0)
 
 
 class _Server(ThreadingHTTPServer):
@@ -476,6 +537,22 @@ def _respond(
     except (BrokenPipeError, ConnectionResetError):
         # The client gave up (the "timeout" mode does this on purpose).
         handler.close_connection = True
+
+
+def _respond_cut(handler: "_Handler", body: bytes, sent: int, content_type: str, headers: dict[str, str]) -> None:
+    """Announces the whole body, sends only its first ``sent`` bytes and closes: a download cut mid-way."""
+    try:
+        handler.send_response(200)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(body[:sent])
+        handler.wfile.flush()
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    handler.close_connection = True
 
 
 def _respond_json(handler: BaseHTTPRequestHandler, payload: dict[str, Any], *, status: int = 200) -> None:
@@ -599,6 +676,21 @@ def _audio_content_type(body: bytes) -> str:
     return "audio/mpeg"
 
 
+def audio_seconds(audio: bytes) -> float | None:
+    """The length a file's header declares (what the PBX would have recorded), or None for bytes that are not audio."""
+    import io
+
+    import av  # only when a recording is attached: the fake's HTTP side needs nothing but the stdlib
+
+    try:
+        with av.open(io.BytesIO(audio), mode="r") as container:
+            if container.duration:
+                return container.duration / av.time_base
+    except (av.FFmpegError, ValueError):
+        return None
+    return None
+
+
 def _recording_filename(call_id: str, record: dict[str, Any] | None) -> str:
     # Spec §6: 25.01.02-14:00:00_101_998901234567_<uuid>.mp3
     if not record:
@@ -611,7 +703,7 @@ def _recording_filename(call_id: str, record: dict[str, Any] | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m integrations.pbx.fake", description="Serve a fake OnlinePBX.")
+    parser = argparse.ArgumentParser(prog="python -m integrations.testing.onlinepbx", description="Serve a fake OnlinePBX.")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0 inside a container)")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--domain", default="pbx-demo.onpbx.ru")
@@ -642,7 +734,7 @@ def main(argv: list[str] | None = None) -> int:
     if audio:
         for call_id, record in sorted(fake.calls.items(), key=lambda item: item[1]["start_stamp"]):
             if record["user_talk_time"] > 0:
-                fake.recordings[call_id] = audio[next_audio % len(audio)]
+                fake.attach_recording(call_id, audio[next_audio % len(audio)])  # its talk time becomes the file's
                 next_audio += 1
 
     stop = threading.Event()
