@@ -62,7 +62,7 @@ def _local_copy(call: Call):
 
 def _claim(call_id: int) -> bool:
     """RECORDING_STORED -> TRANSCRIBING and one more attempt: only one worker wins. A claim abandoned by a crashed
-    worker is given back by the sweeper (calls.services.sweeper), not taken over here."""
+    worker is taken over when its message is redelivered (`_take_over_lost_claim`), else given back by the sweeper."""
     return call_transition(
         call_id=call_id,
         to=CallStatus.TRANSCRIBING,
@@ -80,9 +80,25 @@ def _fail(call_id: int, code: str, reason: str) -> Call:
     return _reload(call_id)
 
 
-def call_transcribe(*, call_id: int, engine: str | None = None) -> Call | None:
+def _take_over_lost_claim(call_id: int) -> None:
+    """TRANSCRIBING -> RECORDING_STORED for a redelivered message, so that `_claim` can take the call again. Safe
+    even if the first worker still runs: only one of the two moves the call to TRANSCRIBED and writes a transcript."""
+    call_transition(
+        call_id=call_id,
+        to=CallStatus.RECORDING_STORED,
+        expect=CallStatus.TRANSCRIBING,
+        by=STEP,
+        reason="the worker transcribing it was lost before it finished; its message came back to another worker",
+        queue_next=False,
+    )
+
+
+def call_transcribe(*, call_id: int, engine: str | None = None, redelivered: bool = False) -> Call | None:
     """Transcribes a call whose recording is stored. Idempotent: only a RECORDING_STORED call is taken (one worker
-    wins the claim); the transcript and its utterances replace any earlier ones in one transaction."""
+    wins the claim); the transcript and its utterances replace any earlier ones in one transaction. `redelivered`
+    (the broker gave back the message of a worker that died mid-step) takes over that worker's claim first."""
+    if redelivered:
+        _take_over_lost_claim(call_id)
     if not _claim(call_id):
         return Call.objects.filter(pk=call_id).first()
     try:

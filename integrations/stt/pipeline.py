@@ -1,8 +1,14 @@
 """One recording to a Transcript with operator / customer turns.
 
-Stereo: one speaker per channel (which one is the operator is the company's setting), each channel recognised on its
-own, the two word streams merged by word start time. Mono: recognised once, then the engine's own speaker labels
-or, for engines without them, offline two-speaker diarization; the operator is told apart by cues (speakers.py).
+Stereo: one speaker per channel (which one is the operator is the company's setting). An engine that allows it (the
+offline one: `stereo_downmix`) recognises the two channels' downmix once and each word goes to the channel louder over
+its span; a call with long crosstalk (both channels speaking at once, `CROSSTALK_MAX_MS`), or an engine without that
+option, has each channel recognised on its own and the two word streams merged by word start time. Mono: recognised
+once, then the engine's own speaker labels or, for engines without them, offline two-speaker diarization; the
+operator is told apart by cues from the words and the call's direction (speakers.py).
+
+The offline engine decodes in batches (`supports_batching`) on stereo audio and on mono audio alike: the operator
+rule reads words, word order and talk shares, never the segment lengths batching changes.
 """
 
 import logging
@@ -12,7 +18,10 @@ from pathlib import Path
 from integrations.stt.base import Recogniser, Recognition, Transcript, Word
 from integrations.stt.errors import NoSpeech
 from integrations.stt.speakers import (
+    CROSSTALK_MAX_MS,
+    LEVEL_GAP_MAX_DB,
     assign_roles,
+    attribute_by_energy,
     diarize_two_speakers,
     identify_operator,
     label_words,
@@ -25,6 +34,14 @@ from integrations.stt.speakers import (
 logger = logging.getLogger(__name__)
 
 LOW_WORD_CONFIDENCE = 0.5  # mean word probability below this: the engine was mostly guessing
+MONO_BATCHED = True  # batching on mono audio: see the operator rule in speakers.operator_votes and bench/stt.py
+
+
+def _recognise(recogniser: Recogniser, audio: Path, *, batched: bool, **options) -> Recognition:
+    """`recogniser.recognise`, batched where the engine supports it."""
+    if batched and getattr(recogniser, "supports_batching", False):
+        return recogniser.recognise(audio, batched=True, **options)  # type: ignore[call-arg]
+    return recogniser.recognise(audio, **options)
 
 
 def transcribe(
@@ -66,17 +83,30 @@ def transcribe(
 
 
 def _stereo(pair, recogniser, languages, language, operator_channel) -> Transcript:
+    if getattr(recogniser, "stereo_downmix", False) and pair.mix is not None:
+        overlap, gap = pair.crosstalk_ms(), pair.level_gap_db()
+        if overlap < CROSSTALK_MAX_MS and gap <= LEVEL_GAP_MAX_DB:
+            return _downmix(pair, recogniser, languages, language, operator_channel, overlap)
+        if overlap >= CROSSTALK_MAX_MS:
+            crosstalk_note = [
+                f"crosstalk: both channels speak at once for {overlap / 1000:.1f} s, channels recognised apart"
+            ]
+        else:
+            crosstalk_note = [f"one channel is {gap:.0f} dB louder than the other: channels recognised apart"]
+    else:
+        crosstalk_note = []
     operator_path, customer_path = (pair.left, pair.right) if operator_channel == "left" else (pair.right, pair.left)
     notes = [f"speakers by channel: operator on the {operator_channel} channel, words merged by start time"]
+    notes += crosstalk_note
     operator = customer = None
     try:
-        operator = recogniser.recognise(operator_path, language=language, languages=languages)
+        operator = _recognise(recogniser, operator_path, batched=True, language=language, languages=languages)
     except NoSpeech:
         notes.append("nothing recognised on the operator's channel")
     # The same language on both channels: detected once (on the operator's channel, which carries the greeting).
     spoken = language or (operator.language if operator else None)
     try:
-        customer = recogniser.recognise(customer_path, language=spoken, languages=languages)
+        customer = _recognise(recogniser, customer_path, batched=True, language=spoken, languages=languages)
     except NoSpeech:
         if operator is None:
             raise
@@ -93,8 +123,23 @@ def _stereo(pair, recogniser, languages, language, operator_channel) -> Transcri
     )
 
 
+def _downmix(pair, recogniser, languages, language, operator_channel, overlap_ms) -> Transcript:
+    """One recognition of the two channels' downmix; each word to the channel louder over its span."""
+    recognition = _recognise(recogniser, pair.mix, batched=True, language=language, languages=languages)
+    words = attribute_by_energy(
+        recognition.words, pair.left_energy, pair.right_energy, operator_channel=operator_channel
+    )
+    notes = [
+        f"speakers by channel: operator on the {operator_channel} channel, each word of the downmix to the louder "
+        f"channel over its span (crosstalk {overlap_ms / 1000:.1f} s)"
+    ]
+    return _transcript(
+        recogniser, recognition, words, duration_ms=recognition.duration_ms, speaker_method="channels", notes=notes
+    )
+
+
 def _mono(audio, recogniser, languages, language, direction, operator_cues, notes=()) -> Transcript:
-    recognition = recogniser.recognise(audio, language=language, languages=languages)
+    recognition = _recognise(recogniser, audio, batched=MONO_BATCHED, language=language, languages=languages)
     notes = list(notes)
     if recogniser.provides_speakers and any(word.speaker for word in recognition.words):
         labelled: Sequence[Word] = recognition.words

@@ -27,7 +27,6 @@ logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000  # what Whisper and Resemblyzer read
 SEGMENT_GAP_MS = 300  # a pause longer than this starts a new diarization segment
-SUBSTANTIAL_SEGMENT_MS = 1_500
 MIN_CLUSTERED_SEGMENT_MS = 1_000  # shorter segments are assigned to the nearer voice but do not shape the clusters
 SAME_VOICE_SIMILARITY = 0.95  # two cluster centres closer than this (cosine) are one voice
 
@@ -152,6 +151,28 @@ def _quietest_point(audio: np.ndarray, *, start: int, end: int, rate: int) -> in
 # --- Stereo: one speaker per channel -------------------------------------------------------------------------------
 
 
+FRAME_MS = 10  # channel energies are kept per 10 ms frame (400 bytes a second of audio per channel)
+# A channel carries speech in a frame when its energy, smoothed over 100 ms, is within ACTIVE_BELOW_PEAK_DB of its own
+# loud speech level (95th percentile) and above an absolute floor; crosstalk is both channels carrying speech at once,
+# at levels within ECHO_DB of each other (a line echo of one voice on the other channel is quieter than that). On the
+# test calls with replies moved into the operator's turns this measured 85-100% of the true overlap.
+ACTIVE_BELOW_PEAK_DB = 35.0
+ACTIVE_FLOOR_DBFS = -55.0
+ECHO_DB = 25.0
+CROSSTALK_RUN_MS = 200  # simultaneous speech shorter than this (a breath, an echo's tail) is not counted
+# The downmix is recognised once only while the call has less simultaneous speech than this (runs of at least
+# CROSSTALK_RUN_MS, added up, as crosstalk_ms measures it). Measured (bench/stt.py --crosstalk) on en-01, ru-01 and
+# en-02 stereo with the customer's channel moved 1.1-2.5 s earlier, so that every reply starts under the end of the
+# operator's turn. Speaker-attributed WER, downmix against two passes: no crosstalk 4.8/9.5%, 13.4/10.4%, 3.3/5.4%;
+# measured 1.4-1.7 s (true overlap ~2 s) 11.4/8.6%, 11.9/13.4%, 13.0/4.3%; 2.2-2.8 s 16.2/8.6%, 23.9/10.4%,
+# 14.1/3.3%; ~4-5 s 25-40% against 9-13%. The downmix loses the words said under the other voice from ~1.4 s
+# measured on: 1 s keeps a margin, and a call with more is recognised channel by channel (about 40% more CPU).
+CROSSTALK_MAX_MS = 1_000
+# A quiet line under a loud one would be quiet in the downmix too, where Whisper may miss it: channels whose levels
+# differ by more than this are recognised apart (the test calls differ by under 3 dB).
+LEVEL_GAP_MAX_DB = 15.0
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelPair:
     left: Path
@@ -159,32 +180,55 @@ class ChannelPair:
     left_rms: float
     right_rms: float
     identical: bool  # a mono recording stored as two equal channels
+    mix: Path | None = None  # both channels averaged into one (mono WAV)
+    left_energy: np.ndarray | None = None  # mean square per FRAME_MS frame
+    right_energy: np.ndarray | None = None
 
     def silent(self, channel: Literal["left", "right"]) -> bool:
         """A channel that stays 40 dB below the other one (or under -60 dBFS) carries nobody."""
         own, other = (self.left_rms, self.right_rms) if channel == "left" else (self.right_rms, self.left_rms)
         return own < 1e-3 or own < other / 100
 
+    def level_gap_db(self) -> float:
+        """How much louder one channel is than the other, over the whole call."""
+        low, high = sorted((max(self.left_rms, 1e-9), max(self.right_rms, 1e-9)))
+        return float(20 * np.log10(high / low))
+
+    def crosstalk_ms(self) -> int:
+        """How long both channels carry speech at once (runs of at least CROSSTALK_RUN_MS, added up)."""
+        if self.left_energy is None or self.right_energy is None:
+            return 0
+        return crosstalk_ms(self.left_energy, self.right_energy)
+
 
 @contextmanager
 def split_channels(path: Path) -> Iterator[ChannelPair]:
-    """Writes the left and right channels to two temporary 16-bit WAV files (at the source's rate, streamed block by
-    block) and removes them on exit. Any engine can read them; the channel statistics let the caller notice a silent
-    channel or a mono call stored as stereo."""
+    """Writes the left and right channels and their downmix to three temporary 16-bit WAV files (at the source's
+    rate, streamed block by block) and removes them on exit. Any engine can read them; the channel statistics let the
+    caller notice a silent channel or a mono call stored as stereo, and the per-frame energies tell which channel
+    carried each word of the downmix."""
     info = probe_audio(path)
+    frame = max(info.sample_rate * FRAME_MS // 1000, 1)
     with tempfile.TemporaryDirectory(prefix="dialix-stt-") as folder:
-        left_path, right_path = Path(folder) / "left.wav", Path(folder) / "right.wav"
+        left_path, right_path, mix_path = (Path(folder) / f"{name}.wav" for name in ("left", "right", "mix"))
         sums = np.zeros(3)  # left², right², |left - right|
         scale = np.zeros(1)  # |left| + |right|
         count = 0
-        with wave.open(str(left_path), "wb") as left, wave.open(str(right_path), "wb") as right:
-            for handle in (left, right):
+        energies: list[np.ndarray] = []
+        rest = np.zeros((2, 0), dtype=np.float32)
+        with (
+            wave.open(str(left_path), "wb") as left,
+            wave.open(str(right_path), "wb") as right,
+            wave.open(str(mix_path), "wb") as mix,
+        ):
+            for handle in (left, right, mix):
                 handle.setnchannels(1)
                 handle.setsampwidth(2)
                 handle.setframerate(info.sample_rate)
             for block in iter_pcm(path, layout="stereo", rate=info.sample_rate):
                 left.writeframes(_pcm16(block[0]))
                 right.writeframes(_pcm16(block[1]))
+                mix.writeframes(_pcm16((block[0] + block[1]) / 2))
                 sums += (
                     float(np.dot(block[0], block[0])),
                     float(np.dot(block[1], block[1])),
@@ -192,14 +236,68 @@ def split_channels(path: Path) -> Iterator[ChannelPair]:
                 )
                 scale += float(np.abs(block).sum())
                 count += block.shape[1]
+                joined = np.concatenate([rest, block], axis=1)
+                usable = joined.shape[1] // frame * frame
+                energies.append(np.square(joined[:, :usable]).reshape(2, -1, frame).mean(axis=2))
+                rest = joined[:, usable:]
         count = max(count, 1)
+        energy = np.concatenate(energies, axis=1) if energies else np.zeros((2, 0))
         yield ChannelPair(
             left=left_path,
             right=right_path,
             left_rms=float(np.sqrt(sums[0] / count)),
             right_rms=float(np.sqrt(sums[1] / count)),
             identical=bool(sums[2] <= 0.01 * scale[0]) and scale[0] > 0,
+            mix=mix_path,
+            left_energy=energy[0],
+            right_energy=energy[1],
         )
+
+
+def _decibels(energy: np.ndarray) -> np.ndarray:
+    """Frame energies smoothed over 100 ms, in dB."""
+    return 10 * np.log10(np.convolve(energy, np.ones(10) / 10, mode="same") + 1e-10)
+
+
+def _active(decibels: np.ndarray) -> np.ndarray:
+    """Frames in which a channel carries speech: near the channel's own loud speech level, above an absolute floor."""
+    if not len(decibels):
+        return np.zeros(0, dtype=bool)
+    return decibels > max(float(np.percentile(decibels, 95)) - ACTIVE_BELOW_PEAK_DB, ACTIVE_FLOOR_DBFS)
+
+
+def crosstalk_ms(left_energy: np.ndarray, right_energy: np.ndarray, *, min_run_ms: int = CROSSTALK_RUN_MS) -> int:
+    """Milliseconds in which both channels carry speech at comparable levels (an echo of one voice on the other
+    channel, ECHO_DB or more below it, is not speech), in runs of at least `min_run_ms`."""
+    size = min(len(left_energy), len(right_energy))
+    if size == 0:
+        return 0
+    left, right = _decibels(left_energy[:size]), _decibels(right_energy[:size])
+    both = _active(left) & _active(right) & (np.abs(left - right) < ECHO_DB)
+    total = run = 0
+    for value in [*both.tolist(), False]:
+        if value:
+            run += 1
+        else:
+            if run * FRAME_MS >= min_run_ms:
+                total += run * FRAME_MS
+            run = 0
+    return total
+
+
+def attribute_by_energy(
+    words: Iterable[Word], left_energy: np.ndarray, right_energy: np.ndarray, *, operator_channel: str = "left"
+) -> tuple[Word, ...]:
+    """Words recognised on a stereo call's downmix, each given to the channel louder over the word's span (mean
+    square energy of its frames; a word shorter than a frame reads the frame it falls in), in time order."""
+    labelled = []
+    for word in words:
+        start = max(word.start_ms // FRAME_MS, 0)
+        end = max(-(-word.end_ms // FRAME_MS), start + 1)
+        left, right = float(left_energy[start:end].sum()), float(right_energy[start:end].sum())
+        channel = "left" if left >= right else "right"
+        labelled.append(replace(word, speaker="operator" if channel == operator_channel else "customer"))
+    return tuple(sorted(labelled, key=lambda word: (word.start_ms, word.end_ms, word.speaker != "operator")))
 
 
 def _pcm16(channel: np.ndarray) -> bytes:
@@ -256,14 +354,16 @@ _encoder_lock = threading.Lock()
 
 
 def stt_cpu_threads() -> int:
-    """Threads one offline recognition may use (`DIALIX_STT_CPU_THREADS`, default 2), Whisper and the encoder alike."""
+    """Threads one offline recognition may use (`DIALIX_STT_CPU_THREADS`, default 1), Whisper and the encoder alike.
+    One thread per process and as many processes as cores: on 2 cores two 1-thread recognitions did 2.2x the work of
+    one 2-thread recognition (bench/stt.py compares the layouts)."""
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
 
     try:
-        return int(getattr(settings, "DIALIX_STT_CPU_THREADS", 2))
+        return int(getattr(settings, "DIALIX_STT_CPU_THREADS", 1))
     except ImproperlyConfigured:  # outside Django
-        return 2
+        return 1
 
 
 def get_voice_encoder():
@@ -543,9 +643,97 @@ ANSWER_CUES = (
 )
 
 
+# Words by which a speaker talks as the company ("we", "our", service questions) or as its customer ("my", "I'd
+# like"), lower case; counted per speaker label over the whole call. They decide the calls with no greeting, no
+# company name and no direction (bench/stt.py scores the rule on the mono calls with those cues stripped).
+OPERATOR_WORDS = (
+    "we",
+    "we'll",
+    "we're",
+    "we've",
+    "our",
+    "us",
+    "may i have",
+    "may i know",
+    "can i have",
+    "order number",
+    "anything else",
+    "help you",
+    "you left",
+    "which number",
+    "call you back",
+    "мы",
+    "наш",
+    "наша",
+    "наше",
+    "наши",
+    "нашем",
+    "нашей",
+    "наших",
+    "у нас",
+    "как вас зовут",
+    "как к вам обращаться",
+    "номер заказа",
+    "ваш заказ",
+    "вам было бы",
+    "помочь вам",
+    "вы оставляли",
+    "продиктуйте",
+    "я перезвоню",
+    "biz",
+    "bizda",
+    "bizning",
+    "bizga",
+    "ismingiz",
+    "ismingizni",
+    "buyurtma raqami",
+    "buyurtma raqamini",
+)
+CUSTOMER_WORDS = (
+    "my",
+    "i'd like",
+    "i would like",
+    "i want",
+    "i wanted",
+    "i'm calling",
+    "i am calling",
+    "i ordered",
+    "i bought",
+    "your website",
+    "your shop",
+    "could you",
+    "call me",
+    "you helped",
+    "мой",
+    "моя",
+    "мое",
+    "мои",
+    "моего",
+    "мою",
+    "я хочу",
+    "я хотел",
+    "я хотела",
+    "я звоню",
+    "я заказал",
+    "я заказала",
+    "у вас",
+    "мне",
+    "подскажите",
+    "перезвоните",
+    "men",
+    "menga",
+    "buyurtmam",
+    "olmoqchi",
+    "xohlayman",
+)
+ROLE_WORDS_MARGIN = 2  # role words decide only when one label's score leads the other's by at least this
+FIRST_RUN_WORDS = 4  # the first run of this many words by one label is the first speaker (a lone "Hello." is not)
+TALK_SHARE = 0.6  # a label saying at least this share of the words talks most: operators usually do
+
+
 @dataclass(frozen=True, slots=True)
 class Vote:
-    cue: str  # "phrases", "first_substantial" or "direction"
+    cue: str  # "phrases", "role_words", "first_speaker", "talk_share" or "direction"
     label: str  # the speaker label this cue says is the operator
     weight: float
     detail: str
@@ -591,49 +779,59 @@ def _mentions(said: str, cue: str) -> bool:
     )
 
 
-def _label_segments(words: Sequence[Word]) -> list[tuple[str, int, int, str]]:
-    """(label, start_ms, end_ms, text) for each pause-split run of words by one label."""
+def _label_runs(words: Sequence[Word]) -> list[tuple[str, int, int, str]]:
+    """(label, start_ms, word count, text) for each run of consecutive words by one label. Runs depend on the words
+    and their order only, not on pauses or segment lengths (which batched decoding changes)."""
     runs: list[tuple[str, int, int, str]] = []
-    for indexes in pause_segments(words):
-        current: list[Word] = []
-        for index in indexes:
-            word = words[index]
-            if current and word.speaker != current[-1].speaker:
-                runs.append(_run(current))
-                current = []
-            current.append(word)
+    current: list[Word] = []
+    for word in words:
+        if current and word.speaker != current[-1].speaker:
+            runs.append(_run(current))
+            current = []
+        current.append(word)
+    if current:
         runs.append(_run(current))
     return runs
 
 
 def _run(words: list[Word]) -> tuple[str, int, int, str]:
-    return str(words[0].speaker), words[0].start_ms, words[-1].end_ms, " ".join(w.text.strip() for w in words)
+    return str(words[0].speaker), words[0].start_ms, len(words), " ".join(w.text.strip() for w in words)
+
+
+def _count(said: str, phrases: Sequence[str]) -> int:
+    return sum(said.count(f" {phrase} ") for phrase in phrases)
 
 
 def operator_votes(
     words: Sequence[Word], *, direction: str | None = None, operator_cues: Sequence[str] = ()
 ) -> list[Vote]:
-    """The evidence for which label is the operator, one vote per cue that has an opinion.
+    """The evidence for which label is the operator, one vote per cue that has an opinion. Every cue reads the words,
+    their order and the call's direction; none reads segment lengths or pauses.
 
-    - phrases: service phrases, greetings and the company's own cues (its name, matched loosely), counted per label;
-      a phrase in the first 20 s weighs double, the company's cues triple. Customers greet too, so greetings weigh
-      least and never vote alone.
-    - first_substantial: the first segment of at least 1.5 s usually belongs to the operator's greeting.
-    - direction: on an inbound call the operator answers, so the first speaker is the operator; on an outbound call a
-      short "allo" / "hello" first is the customer picking up.
+    - phrases (3): service phrases, greetings and the company's own cues (its name, matched loosely), counted per
+      label; a phrase in the first 20 s weighs double, the company's cues triple. Customers greet too, so greetings
+      weigh least and never vote alone.
+    - direction (1.5): on an inbound call the operator answers, so the first speaker is the operator; on an outbound
+      call a short "allo" / "hello" first (a run of at most 3 words) is the customer picking up.
+    - role_words (1.5): who talks as the company ("we", "our", "у нас", "how may I have your name") and who as its
+      customer ("my", "I'd like", "мой заказ"), counted over the whole call.
+    - first_speaker (1): the first run of at least 4 words by one label is usually the operator's greeting (a lone
+      short word at the start may be the other voice, or be put in the wrong cluster).
+    - talk_share (0.5): the label with at least 60% of the words; operators talk most except in complaints.
     """
     labelled = [word for word in words if word.speaker is not None]
     labels = sorted({str(word.speaker) for word in labelled})
     if not labels:
         return []
-    segments = _label_segments(labelled)
+    runs = _label_runs(labelled)
     votes: list[Vote] = []
 
     company = tuple(_normalised(cue).strip() for cue in operator_cues if cue.strip())
     scores = {label: 0.0 for label in labels}
     found: dict[str, list[str]] = {label: [] for label in labels}
-    call_start = segments[0][1]
-    for label, start, _end, text in segments:
+    roles = {label: 0 for label in labels}
+    call_start = runs[0][1]
+    for label, start, _count_words, text in runs:
         said = _normalised(text)
         early = 2.0 if start - call_start < 20_000 else 1.0
         heard = [(cue, 3.0) for cue in company if _mentions(said, cue)]
@@ -642,6 +840,7 @@ def operator_votes(
         for phrase, weight in heard:
             scores[label] += weight * early
             found[label].append(phrase)
+        roles[label] += _count(said, OPERATOR_WORDS) - _count(said, CUSTOMER_WORDS)
     ranked = sorted(scores.items(), key=lambda item: -item[1])
     label = ranked[0][0]
     # Customers greet too: a greeting alone never decides, a service phrase or the company's name must be among them.
@@ -649,17 +848,27 @@ def operator_votes(
     if service and (len(ranked) == 1 or ranked[0][1] >= ranked[1][1] + 2):
         votes.append(Vote("phrases", label, 3.0, f"operator phrases {', '.join(repr(p) for p in found[label][:3])}"))
 
-    substantial = next((s for s in segments if s[2] - s[1] >= SUBSTANTIAL_SEGMENT_MS), None)
-    if substantial is not None:
-        votes.append(Vote("first_substantial", substantial[0], 1.0, "first segment of 1.5 s or more"))
+    if len(labels) == 2:
+        ahead, behind = sorted(labels, key=lambda label: -roles[label])
+        if roles[ahead] - roles[behind] >= ROLE_WORDS_MARGIN:
+            detail = f"talks as the company ({roles[ahead]:+d} against {roles[behind]:+d} in role words)"
+            votes.append(Vote("role_words", ahead, 1.5, detail))
 
-    first_label, first_start, first_end, first_text = segments[0]
+    first = next((run for run in runs if run[2] >= FIRST_RUN_WORDS), runs[0])
+    votes.append(Vote("first_speaker", first[0], 1.0, f"first to say {FIRST_RUN_WORDS} words in a row"))
+
+    said_words = {label: sum(run[2] for run in runs if run[0] == label) for label in labels}
+    talker = max(labels, key=lambda label: said_words[label])
+    if len(labels) == 2 and said_words[talker] >= TALK_SHARE * len(labelled):
+        votes.append(Vote("talk_share", talker, 0.5, f"says {said_words[talker] / len(labelled):.0%} of the words"))
+
+    first_label, _start, first_count, first_text = runs[0]
     others = [label for label in labels if label != first_label]
     if direction == "inbound":
         votes.append(Vote("direction", first_label, 1.5, "inbound call: the operator answers first"))
     elif direction == "outbound" and others:
         answered = _normalised(first_text).split()[:2]
-        if first_end - first_start < SUBSTANTIAL_SEGMENT_MS and any(word in ANSWER_CUES for word in answered):
+        if first_count <= 3 and any(word in ANSWER_CUES for word in answered):
             votes.append(Vote("direction", others[0], 1.5, "outbound call: the customer picked up first"))
     return votes
 

@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 BASE_MODEL_NAME = "whisper-base"
 BEAM_SIZE = 5
+DEVICE = "cpu"  # "cuda" runs float16 on a GPU (bench/stt.py --device cuda); the product runs on CPU
+# Windows decoded at once by BatchedInferencePipeline: 4, 8 and 16 measured alike on 2 cores; 8 keeps memory low.
+BATCH_SIZE = 8
 CHUNK_SECONDS = 120.0  # audio recognised at once: bounds memory (8 MB of samples, ~80 MB while computing features)
 DETECT_SECONDS = 30  # Whisper decides the language on its first 30 s window of speech (found in 4x that audio)
 # Whisper base cannot tell Uzbek (it answers Turkish, Kazakh, Armenian...), so Uzbek is never detected: it is taken from
@@ -52,6 +55,7 @@ SPEECH_GAP_SECONDS = 1.0
 # whose words the alignment could place on no audio (zero length). Such a segment in a probably silent window is
 # dropped; log-probability alone cannot tell it from Uzbek, which the model reads just as unsurely.
 NO_SPEECH_PROBABILITY = 0.6
+LOG_PROBABILITY_THRESHOLD = -1.0
 # Whisper base does not know Uzbek and writes it out by sound; its fallback to sampling at temperatures up to 1.0 then
 # loops (RTF 0.9 on a test call). Fewer, cooler fallbacks and a mild repetition penalty keep Uzbek at RTF ~0.15.
 UZBEK_DECODING = {"temperature": [0.0, 0.2, 0.4], "repetition_penalty": 1.1}
@@ -144,7 +148,8 @@ def get_whisper_model(model_dir: Path | None = None, *, cpu_threads: int | None 
             from faster_whisper import WhisperModel
 
             try:
-                _models[key] = WhisperModel(str(directory), device="cpu", compute_type="int8", cpu_threads=threads)
+                compute = "int8" if DEVICE == "cpu" else "float16"
+                _models[key] = WhisperModel(str(directory), device=DEVICE, compute_type=compute, cpu_threads=threads)
             except (RuntimeError, ValueError, OSError) as exc:
                 raise ModelUnavailable(f"The offline speech model in {directory} cannot be loaded: {exc}") from exc
         return _models[key]
@@ -165,6 +170,12 @@ def _made_up(segment) -> bool:
     words = segment.words or []
     unplaced = sum(1 for word in words if word.end - word.start < 0.02)
     return segment.no_speech_prob > NO_SPEECH_PROBABILITY and len(words) >= 2 and unplaced * 2 >= len(words)
+
+
+def _silent_window(segment) -> bool:
+    """Whisper's own silence rule (probably silent and unsure of the text), which sequential decoding applies and
+    BatchedInferencePipeline does not: without it a 3 s tone was heard as "I'm"."""
+    return segment.no_speech_prob > NO_SPEECH_PROBABILITY and segment.avg_logprob < LOG_PROBABILITY_THRESHOLD
 
 
 def speech_only(audio: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
@@ -199,13 +210,28 @@ def to_original(start: int, end: int, layout: list[tuple[int, int, int]]) -> tup
 
 
 class WhisperLocal:
-    """Recognises one audio stream with faster-whisper; words carry Whisper's word probability as confidence."""
+    """Recognises one audio stream with faster-whisper; words carry Whisper's word probability as confidence.
+
+    `batch_size` > 1 lets `recognise(..., batched=True)` decode up to that many 30 s windows at once
+    (`BatchedInferencePipeline`); 0 or 1 turns batching off. `stereo_downmix` tells the pipeline this engine may
+    recognise a stereo call's downmix once and leave the channels to the energy of each word (speakers.py).
+    """
 
     provides_speakers = False
+    supports_batching = True
 
-    def __init__(self, model_dir: Path | str | None = None, *, cpu_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model_dir: Path | str | None = None,
+        *,
+        cpu_threads: int | None = None,
+        batch_size: int = BATCH_SIZE,
+        stereo_downmix: bool = True,
+    ) -> None:
         self.model_dir = Path(model_dir) if model_dir else None
         self.cpu_threads = cpu_threads
+        self.batch_size = batch_size
+        self.stereo_downmix = stereo_downmix
         configured = self.model_dir or Path(_setting("DIALIX_WHISPER_MODEL_DIR", "") or BASE_MODEL_NAME)
         self.name = f"offline:{configured.name}"
 
@@ -213,9 +239,13 @@ class WhisperLocal:
     def model(self):
         return get_whisper_model(self.model_dir, cpu_threads=self.cpu_threads)
 
-    def recognise(self, audio: Path, *, language: str | None, languages: Sequence[str]) -> Recognition:
-        """Raises AudioUndecodable for a file that is not audio and NoSpeech when nothing is recognised in it."""
+    def recognise(
+        self, audio: Path, *, language: str | None, languages: Sequence[str], batched: bool = False
+    ) -> Recognition:
+        """Raises AudioUndecodable for a file that is not audio and NoSpeech when nothing is recognised in it.
+        `batched`: decode the 30 s windows of each chunk in batches (when the engine's batch_size allows)."""
         model = self.model
+        batched = batched and self.batch_size > 1
         words: list[Word] = []
         probability: float | None = 1.0 if language else None
         total_samples = 0
@@ -223,21 +253,25 @@ class WhisperLocal:
             total_samples = offset + len(chunk)
             if language is None:
                 language, probability = choose_language(model, chunk, languages)
-            layout = None
-            if silent_share(chunk) >= VAD_MIN_SILENT_SHARE:
-                chunk, layout = speech_only(chunk)
-                if not len(chunk):
-                    continue  # nothing but silence and noise in this stretch of the call
-            segments, _info = model.transcribe(
-                chunk,
-                language=language,
-                beam_size=BEAM_SIZE,
-                word_timestamps=True,
-                condition_on_previous_text=False,  # no prompt from the previous window: no runaway repetition loops
+            decoding = {
+                "language": language,
+                "beam_size": BEAM_SIZE,
+                "word_timestamps": True,
+                "condition_on_previous_text": False,  # no prompt from the previous window: no runaway repetition
                 **(UZBEK_DECODING if language == "uz" else {}),
-            )
-            for segment in segments:  # a generator: Whisper decodes window by window as we iterate
-                if _made_up(segment):
+            }
+            if batched:
+                segments = self._batched(model, chunk, decoding)
+                layout = None
+            else:
+                layout = None
+                if silent_share(chunk) >= VAD_MIN_SILENT_SHARE:
+                    chunk, layout = speech_only(chunk)
+                    if not len(chunk):
+                        continue  # nothing but silence and noise in this stretch of the call
+                segments, _info = model.transcribe(chunk, **decoding)
+            for segment in segments:  # a generator: Whisper decodes window by window (batch by batch) as we iterate
+                if _made_up(segment) or (batched and _silent_window(segment)):
                     continue
                 for word in segment.words or ():
                     text = word.word.strip()
@@ -258,12 +292,53 @@ class WhisperLocal:
             if total_samples == 0:
                 raise NoSpeech(f"{Path(audio).name}: the recording is empty")
             raise NoSpeech(f"{Path(audio).name}: no speech was recognised")
+        words.sort(key=lambda word: (word.start_ms, word.end_ms))
         return Recognition(
             words=tuple(words),
             language=language,
             language_probability=round(probability, 3) if probability is not None else None,
             duration_ms=total_samples * 1000 // SAMPLE_RATE,
         )
+
+    def _batched(self, model, chunk: np.ndarray, decoding: dict):
+        """Segments of `chunk` decoded batch_size windows at a time. A mostly silent chunk (one side of a stereo call)
+        is cut by Silero VAD, whose speech stretches faster-whisper packs into windows of up to 30 s and maps back to
+        the chunk's time; any other chunk is cut into windows of up to 30 s at its quietest moments (`clip_windows`)."""
+        from faster_whisper import BatchedInferencePipeline
+
+        pipeline = BatchedInferencePipeline(model)
+        if silent_share(chunk) >= VAD_MIN_SILENT_SHARE:
+            options = {"vad_filter": True, "vad_parameters": dict(VAD_PARAMETERS)}
+        else:
+            clips = clip_windows(chunk)
+            if not clips:
+                return []
+            options = {"vad_filter": False, "clip_timestamps": clips}
+        try:
+            segments, _info = pipeline.transcribe(chunk, batch_size=self.batch_size, **decoding, **options)
+        except RuntimeError as exc:  # faster-whisper: "No clip timestamps found" when VAD hears no speech at all
+            logger.info("Batched recognition found no speech in a chunk: %s", exc)
+            return []
+        return segments
+
+
+def clip_windows(audio: np.ndarray, *, window_seconds: float = 30.0, search_seconds: float = 5.0) -> list[dict]:
+    """`audio` (16 kHz) as consecutive windows of at most `window_seconds`, each cut at the quietest 200 ms of its last
+    `search_seconds` (a pause between words), as faster-whisper's clip_timestamps (seconds)."""
+    limit, search = int(window_seconds * SAMPLE_RATE), int(search_seconds * SAMPLE_RATE)
+    clips: list[dict] = []
+    start = 0
+    while len(audio) - start > SAMPLE_RATE // 10:  # a last sliver under 100 ms holds no word
+        if len(audio) - start <= limit:
+            end = len(audio)
+        else:
+            window = SAMPLE_RATE // 5
+            region = audio[start + limit - search : start + limit]
+            energy = np.square(region[: len(region) // window * window]).reshape(-1, window).mean(axis=1)
+            end = start + limit - search + int(np.argmin(energy)) * window + window // 2
+        clips.append({"start": start / SAMPLE_RATE, "end": end / SAMPLE_RATE})
+        start = end
+    return clips
 
 
 def choose_language(model, audio: np.ndarray, languages: Sequence[str]) -> tuple[str, float | None]:
