@@ -1,16 +1,22 @@
 import logging
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponseRedirect
+from django.contrib.admin.utils import flatten_fieldsets
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
+from calls.admin_list import CallListMixin
+from calls.admin_review import CallReviewMixin
 from calls.models import Call, CallStatus, Direction
 from calls.services.analysis import OverrideInvalid, item_result_override
+from calls.services.speakers import SwapNotPossible, call_swap_speakers
 from calls.services.upload import call_upload
 from checklists.models import ItemResult
 from companies.admin import CompanyScopedAdmin
@@ -19,6 +25,12 @@ from dialix.errors import DialixError
 from operators.models import Operator
 
 logger = logging.getLogger(__name__)
+
+
+def clock(milliseconds: int) -> str:
+    """A moment or a length of a call as a person reads it: m:ss (75 500 ms -> 1:15)."""
+    minutes, seconds = divmod(int(milliseconds) // 1000, 60)
+    return f"{minutes}:{seconds:02d}"
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -36,10 +48,10 @@ class MultipleFileField(forms.FileField):
 
 
 class CallUploadForm(forms.Form):
-    audio = MultipleFileField(help_text="One or many recordings (mp3, wav, ogg…). Each becomes a call.")
+    audio = MultipleFileField(help_text=_("One or many recordings (mp3, wav, ogg…). Each becomes a call."))
     direction = forms.ChoiceField(choices=Direction.choices)
     operator = forms.ModelChoiceField(queryset=Operator.objects.none(), required=False)
-    started_at = forms.DateTimeField(initial=timezone.now, help_text="When the call(s) took place.")
+    started_at = forms.DateTimeField(initial=timezone.now, help_text=_("When the call(s) took place."))
     customer_phone = forms.CharField(required=False, max_length=64)
 
     def __init__(self, *args, operators, **kwargs):
@@ -48,22 +60,8 @@ class CallUploadForm(forms.Form):
 
 
 @admin.register(Call)
-class CallAdmin(CompanyScopedAdmin):
-    list_display = [
-        "started_at",
-        "operator",
-        "direction",
-        "customer_phone",
-        "duration_seconds",
-        "status_badge",
-        "score_badge",
-    ]
-    list_select_related = ["operator", "company"]
-    list_filter = ["status", "auto_fail", "needs_review", "direction", "source", "failure_code"]
-    search_fields = ["pbx_call_id", "customer_phone", "operator__name"]
-    date_hierarchy = "started_at"
-    show_full_result_count = False
-    change_list_template = "admin/calls/call/change_list.html"
+class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
+    # The list (columns, filters, search, paginator) is CallListMixin's, in calls/admin_list.py.
     readonly_fields = [
         "pbx_call_id",
         "source",
@@ -82,8 +80,8 @@ class CallAdmin(CompanyScopedAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["pbx_call_id", "source", "operator", "direction", "customer_phone", "customer_phone_raw"]}),
-        ("Timing", {"fields": ["started_at", "ended_at", "duration_seconds", "talk_seconds", "hangup_cause"]}),
-        ("Pipeline", {"fields": ["status", "failure_code", "failure_reason", "attempts", "recording_info"]}),
+        (_("Timing"), {"fields": ["started_at", "ended_at", "duration_seconds", "talk_seconds", "hangup_cause"]}),
+        (_("Pipeline"), {"fields": ["status", "failure_code", "failure_reason", "attempts", "recording_info"]}),
     ]
     actions = [
         "reanalyse",
@@ -94,6 +92,7 @@ class CallAdmin(CompanyScopedAdmin):
         "retranscribe_offline",
         "retranscribe_openai",
         "retranscribe_uzbekvoice",
+        "swap_speakers",
     ]
     change_form_template = "admin/calls/call/change_form.html"
 
@@ -103,21 +102,13 @@ class CallAdmin(CompanyScopedAdmin):
             return [(None, {"fields": ["company"]}), *fieldsets]
         return fieldsets
 
-    @admin.display(description="Status", ordering="status")
+    @admin.display(description=_("Status"), ordering="status")
     def status_badge(self, obj: Call) -> str:
         if obj.status == CallStatus.FAILED:
             return format_html('<b style="color:#b00" title="{}">Failed: {}</b>', obj.failure_reason, obj.failure_code)
         return obj.get_status_display()
 
-    @admin.display(description="Score", ordering="score")
-    def score_badge(self, obj: Call) -> str:
-        if obj.score is None:
-            return "—"
-        flags = (" AUTO-FAIL" if obj.auto_fail else "") + (" review" if obj.needs_review else "")
-        colour = "#b00" if obj.auto_fail else ("#a60" if obj.needs_review else "#222")
-        return format_html('<b style="color:{}">{}{}</b>', colour, round(obj.score), flags)
-
-    @admin.display(description="Recording")
+    @admin.display(description=_("Recording"))
     def recording_info(self, obj: Call) -> str:
         if not obj.recording:
             return "—"
@@ -127,65 +118,137 @@ class CallAdmin(CompanyScopedAdmin):
             f"{duration} s, {obj.recording_bytes or '?'} bytes, sha256 {obj.recording_sha256[:12] or '?'}…"
         )
 
-    @admin.action(description="Fetch the recording again (failed calls)", permissions=["change"])
+    @admin.action(description=_("Fetch the recording again (failed calls)"), permissions=["change"])
     def refetch_recording(self, request: HttpRequest, queryset) -> None:
         from calls.services.pipeline import calls_retry_recording
 
         count = calls_retry_recording(calls=queryset)
         self.message_user(request, f"{count} call(s) queued to fetch their recording again.")
 
-    @admin.action(description="Re-analyse (keeps the transcript)", permissions=["change"])
+    @admin.action(description=_("Re-analyse (keeps the transcript)"), permissions=["change"])
     def reanalyse(self, request: HttpRequest, queryset, engine: str | None = None) -> None:
         from calls.services.analysis import calls_reanalyse
 
         count = calls_reanalyse(calls=queryset, engine=engine)
         self.message_user(request, f"{count} call(s) queued for analysis{f' with {engine}' if engine else ''}.")
 
-    @admin.action(description="Re-analyse with the offline rules", permissions=["change"])
+    @admin.action(description=_("Re-analyse with the offline rules"), permissions=["change"])
     def reanalyse_offline(self, request: HttpRequest, queryset) -> None:
         self.reanalyse(request, queryset, engine="offline")
 
-    @admin.action(description="Re-analyse with the language model", permissions=["change"])
+    @admin.action(description=_("Re-analyse with the language model"), permissions=["change"])
     def reanalyse_openai(self, request: HttpRequest, queryset) -> None:
         self.reanalyse(request, queryset, engine="openai")
 
-    @admin.action(description="Re-transcribe (the company's engine)", permissions=["change"])
+    @admin.action(description=_("Re-transcribe (the company's engine)"), permissions=["change"])
     def retranscribe(self, request: HttpRequest, queryset, engine: str | None = None) -> None:
         from calls.services.transcription import calls_retranscribe
 
         count = calls_retranscribe(calls=queryset, engine=engine)
         self.message_user(request, f"{count} call(s) queued for transcription{f' with {engine}' if engine else ''}.")
 
-    @admin.action(description="Re-transcribe with the offline engine", permissions=["change"])
+    @admin.action(description=_("Re-transcribe with the offline engine"), permissions=["change"])
     def retranscribe_offline(self, request: HttpRequest, queryset) -> None:
         self.retranscribe(request, queryset, engine="offline")
 
-    @admin.action(description="Re-transcribe with OpenAI", permissions=["change"])
+    @admin.action(description=_("Re-transcribe with OpenAI"), permissions=["change"])
     def retranscribe_openai(self, request: HttpRequest, queryset) -> None:
         self.retranscribe(request, queryset, engine="openai")
 
-    @admin.action(description="Re-transcribe with UzbekVoice", permissions=["change"])
+    @admin.action(description=_("Re-transcribe with UzbekVoice"), permissions=["change"])
     def retranscribe_uzbekvoice(self, request: HttpRequest, queryset) -> None:
         self.retranscribe(request, queryset, engine="uzbekvoice")
 
-    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
-        extra_context = dict(extra_context or {})
-        call = self.get_object(request, object_id)
-        if call is not None:
-            from calls.selectors import call_transcript, call_utterances
+    # --- The call review page: the change view, its two POST endpoints, the swap action (issue 12) -------------------
 
-            extra_context["call"] = call
-            extra_context["transcript"] = call_transcript(call=call)
-            from calls.selectors import call_analysis, call_events, call_scorecards
+    @admin.action(description=_("Swap operator and customer (then re-analyse)"), permissions=["change"])
+    def swap_speakers(self, request: HttpRequest, queryset) -> None:
+        swapped, refused = 0, []
+        for call in queryset.select_related("company"):
+            try:
+                call_swap_speakers(company=call.company, call_id=call.pk, by=request.user.get_username())
+                swapped += 1
+            except SwapNotPossible as exc:
+                refused.append(f"{call.pbx_call_id}: {exc.message}")
+        self.message_user(request, f"Speakers swapped on {swapped} call(s); they are analysed again.")
+        if refused:
+            self.message_user(request, "Not swapped: " + "; ".join(refused), messages.WARNING)
 
-            extra_context["analysis"] = call_analysis(call=call)
-            extra_context["scorecards"] = call_scorecards(call=call)
-            extra_context["events"] = call_events(call=call)
-            extra_context["utterances"] = list(call_utterances(call=call))
-            extra_context["recording_url"] = (
-                reverse("call_pages:recording", kwargs={"pk": call.pk}) if call.recording else None
+    def get_object(self, request: HttpRequest, object_id: str, from_field=None):
+        """The call with what its review page's header shows (operator, company, transcript, analysis), read once per
+        request: Django's change view asks for it again after the page's own context did."""
+        cache = request.__dict__.setdefault("_dialix_review_calls", {})
+        key = (str(object_id), from_field)
+        if key not in cache:
+            queryset = self.get_queryset(request).select_related(
+                "operator", "company", "transcript", "analysis", "review_claimed_by", "reviewed_by"
             )
-            extra_context["metrics"] = [
+            field = Call._meta.pk if from_field is None else Call._meta.get_field(from_field)
+            try:
+                cache[key] = queryset.get(**{field.name: field.to_python(object_id)})
+            except (Call.DoesNotExist, ValidationError, ValueError):
+                cache[key] = None
+        return cache[key]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not request.user.is_superuser:
+            # The raw fields are for Dialix staff; a member's crafted POST of the change form changes nothing.
+            readonly += [f for f in flatten_fieldsets(self.get_fieldsets(request, obj)) if f not in readonly]
+        return readonly
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        from calls.services.sweeper import calls_swept_summary
+
+        # The sweeper's banner: stuck calls it re-queued (and gave up on) in the last 24 h, one query.
+        extra_context = {**(extra_context or {}), "swept": calls_swept_summary(company=self._user_company(request))}
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        call = self.get_object(request, object_id)
+        if call is None:
+            return super().change_view(request, object_id, form_url, extra_context)
+        extra_context = {**(extra_context or {}), **self._review_context(request, call)}
+        # Every time on the page (header, history, corrections) in the company's zone, which the page names.
+        with timezone.override(ZoneInfo(call.company.time_zone)):
+            response = super().change_view(request, object_id, form_url, extra_context)
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()
+        return response
+
+    def _review_context(self, request: HttpRequest, call: Call) -> dict:
+        from calls.selectors import call_events, call_scorecards, call_utterances
+
+        transcript = getattr(call, "transcript", None)  # selected with the call; None when not transcribed
+        utterances = list(call_utterances(call=call))
+        for turn in utterances:
+            turn.clock = clock(turn.start_ms)
+        scorecards = call_scorecards(call=call)
+        for card in scorecards:
+            for result in card.results.all():
+                result.evidence_clock = None if result.evidence_ms is None else clock(result.evidence_ms)
+        zone = ZoneInfo(call.company.time_zone)
+        started = timezone.localtime(call.started_at, zone)
+        return {
+            # Django's title and subtitle (str(call)) would show the time in UTC: the company's zone, named.
+            "title": "Call review",
+            "subtitle": f"{call.get_direction_display()} call {call.pbx_call_id} · {started:%Y-%m-%d %H:%M} "
+            f"({call.company.time_zone})",
+            "call": call,
+            "transcript": transcript,
+            "analysis": getattr(call, "analysis", None),
+            "scorecards": scorecards,
+            "events": call_events(call=call),
+            "utterances": utterances,
+            "recording_url": reverse("call_pages:recording", kwargs={"pk": call.pk}) if call.recording else None,
+            "started_local": started,
+            "time_zone": call.company.time_zone,
+            "duration_clock": clock(call.duration_seconds * 1000),
+            "not_scored": bool(transcript and transcript.low_confidence),
+            "can_review": self.has_change_permission(request, call),
+            "engine_settings_url": reverse("admin:integrations_enginesettings_changelist"),
+            "swap_url": reverse("admin:calls_call_swap_speakers", args=[call.pk]),
+            "metrics": [
                 ("Operator talk", call.operator_talk_seconds, "s"),
                 ("Customer talk", call.customer_talk_seconds, "s"),
                 ("Operator share of talk", None if call.talk_ratio is None else round(call.talk_ratio * 100), "%"),
@@ -196,12 +259,82 @@ class CallAdmin(CompanyScopedAdmin):
                 ("Operator speech rate", call.operator_words_per_minute, "words/min"),
                 ("Operator's first word after", call.first_operator_word_seconds, "s"),
                 ("Longest customer monologue", call.longest_customer_monologue_seconds, "s"),
-            ]
-        return super().change_view(request, object_id, form_url, extra_context)
+            ],
+        }
+
+    def _review_call(self, request: HttpRequest, object_id: str) -> Call:
+        """The call a review POST is about: 404 when not the user's company's, 403 without the right to change it."""
+        call = self.get_object(request, object_id)
+        if call is None:
+            raise Http404
+        if not self.has_change_permission(request, call):
+            raise PermissionDenied
+        return call
+
+    def correct_item_view(self, request: HttpRequest, object_id: str, result_id: int):
+        """A supervisor's correction of one item, from the review page: JSON for the page's script (it stays where
+        it is, audio playing), a redirect back to the item for a plain form post."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        call = self._review_call(request, object_id)
+        if not ItemResult.objects.for_company(call.company).filter(call=call, pk=result_id).exists():
+            raise Http404
+        wants_json = "application/json" in request.headers.get("Accept", "")
+        back = reverse("admin:calls_call_change", args=[call.pk]) + f"#item-{result_id}"
+        try:
+            result = item_result_override(
+                company=call.company,
+                result_id=result_id,
+                answer=request.POST.get("answer", ""),
+                reason=request.POST.get("reason", ""),
+                by=request.user,
+            )
+        except OverrideInvalid as exc:
+            problems = " ".join(str(m) for found in exc.details.values() for m in found)
+            if wants_json:
+                return JsonResponse(
+                    {"error": {"code": exc.code, "message": problems, "details": exc.details}}, status=400
+                )
+            self.message_user(request, f"Not changed: {problems}", messages.ERROR)
+            return HttpResponseRedirect(back)
+        call = Call.objects.only("score", "auto_fail", "needs_review").get(pk=call.pk)
+        if wants_json:
+            return JsonResponse(
+                {
+                    "result": {"id": result.pk, "answer": result.answer, "label": result.get_answer_display()},
+                    "call": {"score": call.score, "auto_fail": call.auto_fail, "needs_review": call.needs_review},
+                }
+            )
+        self.message_user(request, f"Answer corrected to “{result.get_answer_display()}”; the score is recomputed.")
+        return HttpResponseRedirect(back)
+
+    def swap_speakers_view(self, request: HttpRequest, object_id: str):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        call = self._review_call(request, object_id)
+        try:
+            call_swap_speakers(company=call.company, call_id=call.pk, by=request.user.get_username())
+        except SwapNotPossible as exc:
+            self.message_user(request, f"Speakers not swapped: {exc.message}", messages.ERROR)
+        else:
+            self.message_user(
+                request, "Operator and customer swapped; the call is analysed again, keeping supervisor corrections."
+            )
+        return HttpResponseRedirect(reverse("admin:calls_call_change", args=[call.pk]))
 
     def get_urls(self):
         return [
             path("upload/", self.admin_site.admin_view(self.upload_view), name="calls_call_upload"),
+            path(
+                "<path:object_id>/items/<int:result_id>/correct/",
+                self.admin_site.admin_view(self.correct_item_view),
+                name="calls_call_correct_item",
+            ),
+            path(
+                "<path:object_id>/swap-speakers/",
+                self.admin_site.admin_view(self.swap_speakers_view),
+                name="calls_call_swap_speakers",
+            ),
             *super().get_urls(),
         ]
 
@@ -269,9 +402,9 @@ class OverrideForm(forms.ModelForm):
     new_answer = forms.ChoiceField(
         choices=[("", "— choose —"), ("met", "Met"), ("not_met", "Not met"), ("na", "Not applicable")],
         required=True,
-        label="New answer",
+        label=_("New answer"),
     )
-    why = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=True, label="Reason")
+    why = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=True, label=_("Reason"))
 
     class Meta:
         model = ItemResult
@@ -286,7 +419,8 @@ class OverrideForm(forms.ModelForm):
 
 @admin.register(ItemResult)
 class ItemResultAdmin(CompanyScopedAdmin):
-    """Where a supervisor corrects one item's answer; the score is recomputed and the original kept."""
+    """Every item answer, for looking up; a supervisor corrects one on the call's review page (CallAdmin), where the
+    score is recomputed and the original kept. The form below stays for Dialix staff."""
 
     form = OverrideForm
     list_display = ["call", "version_item", "answer", "source", "evidence_quote", "original_answer", "overridden_by"]
@@ -314,6 +448,17 @@ class ItemResultAdmin(CompanyScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # a machine's answer is corrected, never deleted: the scorecard would lose an item
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Members correct in place on the call's review page (its player beside); this form is Dialix staff's.
+        return request.user.is_superuser and super().has_change_permission(request, obj)
+
+    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        result = None if request.user.is_superuser else self.get_object(request, object_id)
+        if result is not None:  # an old link or bookmark: the item on its call's review page
+            page = reverse("admin:calls_call_change", args=[result.call_id])
+            return HttpResponseRedirect(f"{page}#item-{result.pk}")
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def response_change(self, request: HttpRequest, obj: ItemResult):
         if "_continue" in request.POST or "_save" not in request.POST:

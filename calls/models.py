@@ -1,5 +1,6 @@
 import re
 
+from django.conf import settings
 from django.db import models
 
 from companies.tenancy import CompanyOwned
@@ -53,6 +54,14 @@ RETRYABLE_FAILURES = frozenset(
         FailureCode.INTERNAL_ERROR,
     }
 )
+
+
+class ReviewState(models.TextChoices):
+    """A person's review of the call's scorecards (issue 12), apart from the pipeline's status."""
+
+    NOT_REVIEWED = "not_reviewed", "Not reviewed"
+    IN_REVIEW = "in_review", "In review"
+    REVIEWED = "reviewed", "Reviewed"
 
 
 class CallSource(models.TextChoices):
@@ -112,6 +121,16 @@ class Call(CompanyOwned):
     score = models.FloatField(null=True, blank=True, help_text="Mean of the call's checklist scores, 0..100.")
     auto_fail = models.BooleanField(default=False, help_text="A critical checklist item was not met.")
     needs_review = models.BooleanField(default=False, help_text="Some evidence could not be verified.")
+    # Review (#12): one review per call, covering all its scorecards; written only by calls.services.review
+    review_state = models.CharField(max_length=12, choices=ReviewState.choices, default=ReviewState.NOT_REVIEWED)
+    review_claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    review_claimed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -121,6 +140,16 @@ class Call(CompanyOwned):
         indexes = [
             models.Index(fields=["company", "-started_at"], name="calls_call_company_started"),
             models.Index(fields=["company", "status"], name="calls_call_company_status"),
+            # The calls list (#12): a number searched in any form is matched exactly; an operator's calls, newest first.
+            models.Index(fields=["company", "customer_phone"], name="calls_call_company_phone"),
+            models.Index(fields=["company", "operator", "-started_at"], name="calls_call_operator_started"),
+            # The review queue (#12): a company's analysed calls not yet reviewed, oldest first (walked in order; the
+            # flags and the sample are checked on the way, so the first page needs no sort of the whole company).
+            models.Index(
+                fields=["company", "started_at"],
+                name="calls_call_review_queue",
+                condition=models.Q(status="done") & ~models.Q(review_state="reviewed"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -193,3 +222,23 @@ class CallEvent(CompanyOwned):
 
     def __str__(self) -> str:
         return f"call {self.call_id}: {self.from_status or '-'} -> {self.to_status} by {self.actor}"
+
+
+class CoachingNote(CompanyOwned):
+    """A supervisor's comment on a call for its operator, optionally at a moment of the recording (issue 12).
+    Stored for the operator to read once operators log in."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="coaching_notes")
+    operator = models.ForeignKey(
+        "operators.Operator", null=True, blank=True, on_delete=models.SET_NULL, related_name="coaching_notes"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    at_ms = models.PositiveIntegerField(null=True, blank=True, help_text="The moment of the recording, if any.")
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["call", "created_at", "id"]
+        indexes = [models.Index(fields=["company", "operator", "-created_at"], name="calls_coaching_operator")]
+
+    def __str__(self) -> str:
+        return f"Coaching note on call {self.call_id} by {self.author}"

@@ -4,11 +4,32 @@ The analysis of calls against these versions lives in calls.services.analysis: c
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass, field
+
 from django.db import transaction
 from django.db.models import Count, Max, Q
 
-from checklists.models import Checklist, ChecklistItem, ChecklistVersion, VersionItem
+from checklists.models import (
+    Checklist,
+    ChecklistItem,
+    ChecklistSection,
+    ChecklistVersion,
+    ItemSpeaker,
+    VersionItem,
+)
 from companies.models import Company
+from dialix.errors import DialixError
+
+
+class ChecklistEmpty(DialixError):
+    code, http_status = "checklist_empty", 409
+    default_message = "A checklist without items cannot be published: add at least one item and save it."
+
+
+class ChecklistChangedSincePreview(DialixError):
+    code, http_status = "checklist_changed_since_preview", 409
+    default_message = "The draft was edited after this preview: look at the changes again before publishing."
 
 
 def _snapshot(checklist: Checklist) -> list[tuple]:
@@ -39,13 +60,121 @@ def _version_snapshot(version: ChecklistVersion) -> list[tuple]:
     ]
 
 
+def _fingerprint(snapshot: list[tuple]) -> str:
+    return hashlib.sha256(repr(snapshot).encode()).hexdigest()[:16]
+
+
+# The fields of an item a supervisor edits, as (snapshot index, label) in the order the preview lists them.
+_COMPARED = [
+    (1, "section"),
+    (2, "criterion"),
+    (3, "weight"),
+    (4, "critical"),
+    (5, "N/A allowed"),
+    (6, "examples"),
+    (7, "speaker"),
+]
+
+
+def _shown(index: int, value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if index == 6:
+        return " / ".join(value) if value else "—"
+    if index == 7:
+        return str(ItemSpeaker(value).label)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class ItemChange:
+    section: str
+    criterion: str
+    fields: list[FieldChange] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ChecklistChanges:
+    """What publishing now would change, compared with the latest version (everything is added when there is none)."""
+
+    latest_number: int | None
+    item_count: int
+    added: list[ItemChange]
+    removed: list[ItemChange]
+    changed: list[ItemChange]
+    reordered: bool
+    fingerprint: str  # of the draft previewed: publishing checks it, so what is published is what was shown
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.added or self.removed or self.changed or self.reordered)
+
+    @property
+    def next_number(self) -> int:
+        return (self.latest_number or 0) + 1
+
+    @property
+    def can_publish(self) -> bool:
+        return self.item_count > 0 and self.has_changes
+
+
+def checklist_changes(*, checklist: Checklist) -> ChecklistChanges:
+    """The difference between the draft (the editable items) and the latest published version, item by item:
+    an item is matched with its frozen copy through VersionItem.source_item."""
+    latest = checklist.versions.order_by("-number").first()
+    draft = _snapshot(checklist)
+    published = _version_snapshot(latest) if latest is not None else []
+    before = {row[0]: row for row in published if row[0] is not None}
+    now_ids = {row[0] for row in draft}
+    added = [ItemChange(section=row[1], criterion=row[2]) for row in draft if row[0] not in before]
+    removed = [ItemChange(section=row[1], criterion=row[2]) for row in published if row[0] not in now_ids]
+    changed = []
+    for row in draft:
+        old = before.get(row[0])
+        if old is None:
+            continue
+        diffs = [
+            FieldChange(field=label, before=_shown(index, old[index]), after=_shown(index, row[index]))
+            for index, label in _COMPARED
+            if old[index] != row[index]
+        ]
+        if diffs:
+            changed.append(ItemChange(section=row[1], criterion=row[2], fields=diffs))
+    kept_before = [row[0] for row in published if row[0] in now_ids]
+    kept_now = [row[0] for row in draft if row[0] in before]
+    return ChecklistChanges(
+        latest_number=latest.number if latest is not None else None,
+        item_count=len(draft),
+        added=added,
+        removed=removed,
+        changed=changed,
+        reordered=kept_before != kept_now,
+        fingerprint=_fingerprint(draft),
+    )
+
+
 @transaction.atomic
-def checklist_publish(*, checklist: Checklist, by=None) -> ChecklistVersion | None:
+def checklist_publish(
+    *, checklist: Checklist, by=None, expected_fingerprint: str | None = None
+) -> ChecklistVersion | None:
     """Freezes the checklist's current items as a new version when they differ from the latest one.
-    Returns the new version, or None when nothing changed (publishing twice makes one version)."""
+    Returns the new version, or None when nothing changed (publishing twice makes one version).
+    Raises ChecklistEmpty without items, and ChecklistChangedSincePreview when `expected_fingerprint` (from
+    checklist_changes) no longer matches the draft."""
     checklist = Checklist.objects.select_for_update().get(pk=checklist.pk)
     latest = checklist.versions.order_by("-number").first()
     snapshot = _snapshot(checklist)
+    if not snapshot:
+        raise ChecklistEmpty(details={"checklist_id": checklist.pk})
+    if expected_fingerprint is not None and expected_fingerprint != _fingerprint(snapshot):
+        raise ChecklistChangedSincePreview(details={"checklist_id": checklist.pk})
     if latest is not None and _version_snapshot(latest) == snapshot:
         return None
     version = ChecklistVersion.objects.create(
@@ -72,6 +201,20 @@ def checklist_publish(*, checklist: Checklist, by=None) -> ChecklistVersion | No
         ]
     )
     return version
+
+
+@transaction.atomic
+def checklist_section_for_title(*, checklist: Checklist, title: str) -> ChecklistSection:
+    """The checklist's section with this title (any case), created after the last one when there is none: an item row
+    names its section by title, so a whole checklist is built in one save."""
+    title = " ".join(title.split())
+    found = ChecklistSection.objects.filter(checklist=checklist, title__iexact=title).order_by("order", "id").first()
+    if found is not None:
+        return found
+    last = ChecklistSection.objects.filter(checklist=checklist).aggregate(last=Max("order"))["last"]
+    return ChecklistSection.objects.create(
+        company_id=checklist.company_id, checklist=checklist, title=title, order=(last or 0) + 1
+    )
 
 
 def versions_for(*, company: Company, operator_id: int | None, direction: str) -> list[ChecklistVersion]:

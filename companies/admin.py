@@ -6,9 +6,19 @@ from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, models
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
-from companies.models import ApiToken, Company, Membership
-from companies.services import api_token_create, api_token_revoke
+from companies.models import ApiToken, Company, Membership, Role
+from companies.services import (
+    PeopleError,
+    api_token_create,
+    api_token_revoke,
+    member_role_change,
+    member_set_active,
+    person_add,
+    set_password_path,
+)
 from companies.tenancy import company_for
 
 
@@ -180,30 +190,152 @@ class CompanyAdmin(admin.ModelAdmin):
     has_add_permission = has_change_permission = has_delete_permission = has_view_permission
 
 
+class PersonAddForm(forms.ModelForm):
+    """An owner adds a person: name, email (their login), role. The login gets no password: the owner passes on a
+    one-time set-password link."""
+
+    name = forms.CharField(max_length=150, label=_("Name"))
+    email = forms.EmailField(label=_("Email"), help_text=_("The person logs in with this email."))
+
+    class Meta:
+        model = Membership
+        fields = ["name", "email", "role"]
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        User = get_user_model()
+        if User.objects.filter(username__iexact=email).exists() or User.objects.filter(email__iexact=email).exists():
+            raise ValidationError("A login with this email exists already.")
+        return email
+
+
+class MembershipChangeForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["role"]
+
+    def clean_role(self) -> str:
+        role = self.cleaned_data["role"]
+        was = self.instance
+        if was.pk and was.role == Role.OWNER and role != Role.OWNER:
+            others = Membership.objects.filter(company_id=was.company_id, role=Role.OWNER, user__is_active=True)
+            if not others.exclude(pk=was.pk).exists():
+                raise ValidationError("The company needs an owner: make someone else owner first.")
+        return role
+
+
 @admin.register(Membership)
 class MembershipAdmin(CompanyScopedAdmin):
-    list_display = ["user", "role", "created_at"]
+    """The company's people. An owner adds a person (and gets a one-time set-password link to pass on), changes
+    roles and deactivates people; superusers also attach existing logins."""
+
+    list_display = ["user", "full_name", "person_email", "role", "active", "created_at"]
     list_select_related = ["user", "company"]
-    list_filter = ["role"]
-    search_fields = ["user__username", "user__email"]
+    list_filter = ["role", "user__is_active"]
+    search_fields = ["user__username", "user__email", "user__first_name", "user__last_name"]
     raw_id_fields = ["user"]
+    actions = ["deactivate", "reactivate", "new_set_password_link"]
 
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).select_related("user", "company")
 
+    @admin.display(description=_("Name"), ordering="user__first_name")
+    def full_name(self, obj: Membership) -> str:
+        return obj.user.get_full_name() or "—"
+
+    @admin.display(description=_("Email"), ordering="user__email")
+    def person_email(self, obj: Membership) -> str:
+        return obj.user.email or "—"
+
+    @admin.display(description=_("Active"), boolean=True, ordering="user__is_active")
+    def active(self, obj: Membership) -> bool:
+        return obj.user.is_active
+
     def get_raw_id_fields(self, request: HttpRequest, obj=None):
-        # A raw-id user picker would let an owner browse every login on the platform; owners pick by typing a name.
+        # A raw-id user picker would let an owner browse every login on the platform; owners add people by email.
         return ["user"] if request.user.is_superuser else []
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        if request.user.is_superuser:
+            return super().get_fields(request, obj)
+        if obj is None:
+            return ["name", "email", "role"]
+        return ["user", "full_name", "person_email", "active", "role"]
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
         if not request.user.is_superuser:
-            readonly.append("user")
+            readonly += ["user"] if obj is None else ["user", "full_name", "person_email", "active"]
         return readonly
 
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        if not request.user.is_superuser:
+            kwargs["form"] = MembershipChangeForm if obj is not None else PersonAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
-        # People are added with `manage.py` or by staff for now: picking a user needs a platform-wide user list.
-        return request.user.is_superuser
+        # Superusers attach logins; owners (companies.add_membership) add people by name and email.
+        return request.user.is_superuser or super().has_add_permission(request)
+
+    def save_model(self, request: HttpRequest, obj: Membership, form, change: bool) -> None:
+        if request.user.is_superuser:
+            super().save_model(request, obj, form, change)
+            return
+        company = company_for(request)
+        if change:
+            member_role_change(company=company, membership_id=obj.pk, role=obj.role)
+            return
+        data = form.cleaned_data
+        membership, link = person_add(company=company, name=data["name"], email=data["email"], role=data["role"])
+        obj.pk, obj.user, obj.company, obj.created_at = membership.pk, membership.user, company, membership.created_at
+        self.message_user(
+            request,
+            format_html(
+                "Set-password link for {}: <a data-testid='set-password-link' href='{}'>{}</a> — pass it on now; it "
+                "works once and is not shown again.",
+                data["email"],
+                link,
+                request.build_absolute_uri(link),
+            ),
+            messages.WARNING,
+        )
+
+    @admin.action(description=_("Deactivate selected people (they can no longer log in)"), permissions=["change"])
+    def deactivate(self, request: HttpRequest, queryset) -> None:
+        self._set_active(request, queryset, active=False)
+
+    @admin.action(description=_("Reactivate selected people"), permissions=["change"])
+    def reactivate(self, request: HttpRequest, queryset) -> None:
+        self._set_active(request, queryset, active=True)
+
+    def _set_active(self, request: HttpRequest, queryset, *, active: bool) -> None:
+        done, refused = 0, []
+        for membership in queryset.select_related("user", "company"):
+            try:
+                member_set_active(
+                    company=membership.company, membership_id=membership.pk, active=active, by=request.user
+                )
+                done += 1
+            except PeopleError as exc:
+                refused.append(f"{membership.user}: {exc.message}")
+        self.message_user(request, f"{done} person(s) {'reactivated' if active else 'deactivated'}.")
+        if refused:
+            self.message_user(request, "Not changed: " + "; ".join(refused), messages.ERROR)
+
+    @admin.action(description=_("Make a new set-password link"), permissions=["change"])
+    def new_set_password_link(self, request: HttpRequest, queryset) -> None:
+        for membership in queryset.select_related("user"):
+            link = set_password_path(user=membership.user)
+            self.message_user(
+                request,
+                format_html(
+                    "Set-password link for {}: <a href='{}'>{}</a> (works once).",
+                    membership.user,
+                    link,
+                    request.build_absolute_uri(link),
+                ),
+                messages.WARNING,
+            )
 
 
 @admin.register(ApiToken)
@@ -232,7 +364,7 @@ class ApiTokenAdmin(CompanyScopedAdmin):
             messages.WARNING,
         )
 
-    @admin.action(description="Revoke selected tokens", permissions=["change"])
+    @admin.action(description=_("Revoke selected tokens"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset) -> None:
         for token in queryset:
             api_token_revoke(company=token.company, token_id=token.pk)

@@ -2,6 +2,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 
 from companies.tenancy import CompanyOwned, TimeStamped
@@ -33,6 +34,11 @@ class Company(TimeStamped):
         default=list, validators=[validate_languages], help_text="Languages the calls are in: any of uz, ru, en."
     )
     is_active = models.BooleanField(default=True)
+    review_sample_percent = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MaxValueValidator(100)],
+        help_text="Share of each operator's calls per week put in the review queue at random, 0..100.",
+    )
 
     class Meta:
         verbose_name_plural = "companies"
@@ -85,3 +91,15 @@ class ApiToken(CompanyOwned):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class UserPreference(models.Model):
+    """What one person chose for themselves, kept with the person so it follows them to any browser (issue 12): the
+    console's language. Superusers have one too; a member without a row sees the browser's or the default language."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference")
+    language = models.CharField(max_length=10, blank=True, choices=settings.LANGUAGES)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.language or '-'}"

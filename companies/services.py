@@ -1,15 +1,22 @@
 import hashlib
+import logging
 import secrets
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from companies.api_auth import touch_last_used
 from companies.models import ApiToken, Company, Membership, Role
 from companies.roles import role_uses_admin
+from dialix.errors import DialixError
 
 User = get_user_model()
+logger = logging.getLogger(__name__)
 TOKEN_PREFIX = "dlx_"  # noqa: S105 - a public prefix, not a secret
 
 
@@ -43,6 +50,88 @@ def member_create(
         is_staff=role_uses_admin(role),  # the admin login form lets only staff in
     )
     return Membership.objects.create(user=user, company=company, role=role)
+
+
+class PeopleError(DialixError):
+    code = "people_invalid"
+    default_message = "This change to the company's people is not allowed."
+
+
+def _owners_left(*, company: Company, without: Membership) -> bool:
+    return (
+        Membership.objects.filter(company=company, role=Role.OWNER, user__is_active=True)
+        .exclude(pk=without.pk)
+        .exists()
+    )
+
+
+@transaction.atomic
+def person_add(*, company: Company, name: str, email: str, role: str) -> tuple[Membership, str]:
+    """An owner adds a person: a login named by their email, with no password yet. Returns the membership and the
+    path of a one-time set-password link (Django's password-reset token: valid until used or PASSWORD_RESET_TIMEOUT,
+    and void once a password is set). Show the link once; it is not stored."""
+    email = User.objects.normalize_email(email.strip()).lower()
+    if not email or "@" not in email:
+        raise PeopleError("Give the person's email.", details={"email": ["Give the person's email."]})
+    if User.objects.filter(username__iexact=email).exists() or User.objects.filter(email__iexact=email).exists():
+        raise PeopleError(
+            "A login with this email exists already.", details={"email": ["A login with this email exists already."]}
+        )
+    if role not in Role.values:
+        raise PeopleError(f"Unknown role {role!r}.", details={"role": [f"Unknown role {role!r}."]})
+    membership = member_create(company=company, username=email, role=role, email=email, name=name.strip())
+    logger.info("person_added", extra={"company_id": company.pk, "user_id": membership.user_id, "role": role})
+    return membership, set_password_path(user=membership.user)
+
+
+def set_password_path(*, user) -> str:
+    """The path of a one-time link that lets `user` choose a password (and so log in)."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    return reverse("set_password", kwargs={"uidb64": uid, "token": default_token_generator.make_token(user)})
+
+
+@transaction.atomic
+def member_role_change(*, company: Company, membership_id: int, role: str) -> Membership:
+    """Changes a person's role; the company always keeps an active owner. Owners and supervisors are staff."""
+    if role not in Role.values:
+        raise PeopleError(f"Unknown role {role!r}.")
+    membership = Membership.objects.select_for_update().select_related("user").get(company=company, pk=membership_id)
+    if membership.role == Role.OWNER and role != Role.OWNER and not _owners_left(company=company, without=membership):
+        raise PeopleError("The company needs an owner: make someone else owner first.")
+    membership.role = role
+    membership.save(update_fields=["role", "updated_at"])
+    user = membership.user
+    if user.is_staff != role_uses_admin(role):
+        user.is_staff = role_uses_admin(role)
+        user.save(update_fields=["is_staff"])
+    logger.info("member_role_changed", extra={"company_id": company.pk, "user_id": user.pk, "role": role})
+    return membership
+
+
+@transaction.atomic
+def member_set_active(*, company: Company, membership_id: int, active: bool, by=None) -> Membership:
+    """Deactivates a person (they can no longer log in; their history stays) or lets them back in."""
+    membership = Membership.objects.select_for_update().select_related("user").get(company=company, pk=membership_id)
+    user = membership.user
+    if not active:
+        if by is not None and user.pk == by.pk:
+            raise PeopleError("You cannot deactivate yourself.")
+        if membership.role == Role.OWNER and not _owners_left(company=company, without=membership):
+            raise PeopleError("The company needs an active owner.")
+    if user.is_active != active:
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+    logger.info("member_active_set", extra={"company_id": company.pk, "user_id": user.pk, "active": active})
+    return membership
+
+
+def company_review_sample_set(*, company: Company, percent: int) -> Company:
+    """The share of each operator's calls put in the review queue at random (0..100). ValueError when outside."""
+    if not 0 <= percent <= 100:
+        raise ValueError(percent)
+    company.review_sample_percent = percent
+    company.save(update_fields=["review_sample_percent", "updated_at"])
+    return company
 
 
 def api_token_create(*, company: Company, name: str, created_by=None) -> tuple[ApiToken, str]:

@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, reverse_lazy
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from dialix.health import healthz
+from dialix.i18n import set_language
 
 api_v1 = [
     path("", include("companies.urls")),
@@ -15,9 +16,18 @@ api_v1 = [
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:home", permanent=False)),
     path("healthz", healthz, name="healthz"),
+    # Django's set_language (the language cookie) that also remembers the choice for the logged-in user.
+    path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The one-time set-password link an owner gets for a person they add (companies.services.person_add).
+    path(
+        "accounts/set-password/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(success_url=reverse_lazy("set_password_done")),
+        name="set_password",
+    ),
+    path("accounts/set-password/done/", auth_views.PasswordResetCompleteView.as_view(), name="set_password_done"),
     path("dashboard/", include("analytics.urls")),
     path("calls/", include("calls.page_urls")),
     path("api/v1/", include(api_v1)),

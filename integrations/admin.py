@@ -1,16 +1,26 @@
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from companies.admin import CompanyScopedAdmin
-from integrations.models import EngineSettings, PbxAccount, SyncRun, SyncStatus, pbx_base_url_is_allowed
+from integrations.models import EngineSettings, PbxAccount, SyncKind, SyncRun, SyncStatus, pbx_base_url_is_allowed
 from integrations.services import (
+    BACKFILL_MAX,
+    BackfillRefused,
     pbx_account_delete,
     pbx_account_save,
     pbx_account_test_connection,
+    pbx_backfill_queue,
+    pbx_backfill_resume,
     pbx_push_secret_rotate,
 )
 
@@ -24,7 +34,7 @@ class PbxAccountForm(forms.ModelForm):
     api_key = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"placeholder": MASK, "autocomplete": "new-password"}),
-        help_text="The API key from the PBX panel (Integration → API). Stored encrypted; leave empty to keep it.",
+        help_text=_("The API key from the PBX panel (Integration → API). Stored encrypted; leave empty to keep it."),
     )
 
     class Meta:
@@ -50,6 +60,16 @@ class PbxAccountForm(forms.ModelForm):
         return value or self.instance.api_key
 
 
+class ReadHistoryForm(forms.Form):
+    since = forms.DateField(
+        label=_("Read calls from"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=f"The day (in the company's time zone) to read from, up to now; at most {BACKFILL_MAX.days} days "
+        "back. "
+        "Calls already stored are not duplicated.",
+    )
+
+
 @admin.register(PbxAccount)
 class PbxAccountAdmin(CompanyScopedAdmin):
     form = PbxAccountForm
@@ -58,17 +78,17 @@ class PbxAccountAdmin(CompanyScopedAdmin):
     readonly_fields = ["api_key_masked", "sync_cursor", "last_success_at", "last_error", "last_error_at", "recent_runs"]
     fieldsets = [
         (None, {"fields": ["provider", "domain", "api_key", "api_key_masked"]}),
-        ("Schedule", {"fields": ["is_enabled", "sync_interval_minutes", "backfill_days", "overlap_minutes"]}),
-        ("Recordings", {"fields": ["fetch_recordings", "operator_channel"]}),
-        ("State", {"fields": ["sync_cursor", "last_success_at", "last_error", "last_error_at", "recent_runs"]}),
+        (_("Schedule"), {"fields": ["is_enabled", "sync_interval_minutes", "backfill_days", "overlap_minutes"]}),
+        (_("Recordings"), {"fields": ["fetch_recordings", "operator_channel"]}),
+        (_("State"), {"fields": ["sync_cursor", "last_success_at", "last_error", "last_error_at", "recent_runs"]}),
     ]
-    actions = ["test_connection", "sync_now", "rotate_push_secret"]
+    actions = ["test_connection", "sync_now", "read_history", "rotate_push_secret"]
 
     def get_fieldsets(self, request: HttpRequest, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if not request.user.is_superuser:
             return fieldsets  # the PBX host is the server's: a company never chooses where its key is sent
-        staff_only = ("Dialix staff", {"fields": ["api_base_url"], "description": BASE_URL_HELP})
+        staff_only = (_("Dialix staff"), {"fields": ["api_base_url"], "description": BASE_URL_HELP})
         if obj is None:
             return [(None, {"fields": ["company"]}), *fieldsets, staff_only]
         return [*fieldsets, staff_only]
@@ -79,11 +99,11 @@ class PbxAccountAdmin(CompanyScopedAdmin):
             exclude.append("api_base_url")  # not in their form even if the fieldsets change
         return exclude
 
-    @admin.display(description="API key")
+    @admin.display(description=_("API key"))
     def api_key_masked(self, obj: PbxAccount) -> str:
         return f"{MASK}{obj.api_key[-4:]}" if obj.api_key and len(obj.api_key) > 8 else MASK
 
-    @admin.display(description="Status")
+    @admin.display(description=_("Status"))
     def health(self, obj: PbxAccount) -> str:
         if obj.last_error:
             return format_html(
@@ -93,7 +113,7 @@ class PbxAccountAdmin(CompanyScopedAdmin):
             return format_html('<span style="color:#070">ok, last read {}</span>', obj.last_success_at)
         return "not read yet"
 
-    @admin.display(description="Recent syncs")
+    @admin.display(description=_("Recent syncs"))
     def recent_runs(self, obj: PbxAccount) -> str:
         url = reverse("admin:integrations_syncrun_changelist")
         return format_html('<a href="{}">All sync runs of this PBX</a>', url)
@@ -112,14 +132,14 @@ class PbxAccountAdmin(CompanyScopedAdmin):
         for account in queryset:
             pbx_account_delete(account=account)
 
-    @admin.action(description="Test connection", permissions=["change"])
+    @admin.action(description=_("Test connection"), permissions=["change"])
     def test_connection(self, request: HttpRequest, queryset) -> None:
         for account in queryset:
             result = pbx_account_test_connection(account=account)
             level = messages.ERROR if "connection failed" in result else messages.SUCCESS
             self.message_user(request, result, level)
 
-    @admin.action(description="Sync now", permissions=["change"])
+    @admin.action(description=_("Sync now"), permissions=["change"])
     def sync_now(self, request: HttpRequest, queryset) -> None:
         from integrations.models import SyncKind
         from integrations.services import pbx_sync_queue
@@ -127,7 +147,37 @@ class PbxAccountAdmin(CompanyScopedAdmin):
         runs = [pbx_sync_queue(account=account, kind=SyncKind.MANUAL) for account in queryset]
         self.message_user(request, f"Sync queued for {len(runs)} PBX account(s); see Sync runs for the result.")
 
-    @admin.action(description="New webhook URL (shown once)", permissions=["change"])
+    @admin.action(description=_("Read history from…"), permissions=["change"])
+    def read_history(self, request: HttpRequest, queryset):
+        """Asks for a day on a page of its own, then queues a backfill run per account (see Sync runs)."""
+        form = ReadHistoryForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            for account in queryset.select_related("company"):
+                since = dt.datetime.combine(
+                    form.cleaned_data["since"], dt.time.min, ZoneInfo(account.company.time_zone)
+                )
+                try:
+                    run = pbx_backfill_queue(account=account, since=since)
+                except BackfillRefused as exc:
+                    self.message_user(request, f"{account.domain}: {exc}", messages.ERROR)
+                    continue
+                self.message_user(
+                    request,
+                    f"{account.domain}: reading the history from {form.cleaned_data['since']:%Y-%m-%d} in "
+                    f"{run.windows_total} window(s) of 7 days (sync run {run.pk}); see Sync runs for its progress.",
+                )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Read history from…",
+            "opts": self.model._meta,
+            "form": form,
+            "accounts": queryset,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/integrations/pbxaccount/read_history.html", context)
+
+    @admin.action(description=_("New webhook URL (shown once)"), permissions=["change"])
     def rotate_push_secret(self, request: HttpRequest, queryset) -> None:
         for account in queryset:
             secret = pbx_push_secret_rotate(account=account)
@@ -151,12 +201,69 @@ class SyncRunAdmin(CompanyScopedAdmin):
         "created",
         "updated",
         "skipped",
+        "progress",
+        "rejected",
         "error_short",
     ]
     list_select_related = ["company", "account"]
     list_filter = ["status", "kind"]
     show_full_result_count = False
     date_hierarchy = "started_at"
+    fields = [
+        "account",
+        "kind",
+        "status",
+        "started_at",
+        "finished_at",
+        "window_from",
+        "window_to",
+        "progress",
+        "fetched",
+        "created",
+        "updated",
+        "skipped",
+        "operators_created",
+        "rejected",
+        "rejected_list",
+        "error",
+    ]
+    readonly_fields = ["progress", "rejected_list"]
+    actions = ["resume_backfill"]
+
+    def has_resume_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("integrations.change_pbxaccount")  # who may sync the PBX may resume its read
+
+    @admin.action(description=_("Resume the backfill"), permissions=["resume"])
+    def resume_backfill(self, request: HttpRequest, queryset) -> None:
+        resumed = 0
+        for run in queryset.select_related("account"):
+            try:
+                resumed += pbx_backfill_resume(run=run)
+            except BackfillRefused as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+        skipped = len(queryset) - resumed
+        note = f"; {skipped} not resumed (only a failed history read that has more to read)" if skipped else ""
+        self.message_user(request, f"{resumed} history read(s) resumed from where they stopped{note}.")
+
+    @admin.display(description=_("Progress"))
+    def progress(self, obj: SyncRun) -> str:
+        if obj.kind != SyncKind.BACKFILL:
+            return "—"
+        upto = f", read up to {timezone.localtime(obj.cursor):%Y-%m-%d %H:%M}" if obj.cursor else ""
+        return f"{obj.windows_done} of {obj.windows_total} windows, {obj.fetched} calls read{upto}"
+
+    @admin.display(description=_("Rejected records"))
+    def rejected_list(self, obj: SyncRun) -> str:
+        if not obj.rejected:
+            return "none"
+        rows = format_html_join(
+            "",
+            "<li><code>{}</code>: {}</li>",
+            ((r.get("uuid") or "(no uuid)", r.get("reason", "")) for r in obj.rejected_records),
+        )
+        more = obj.rejected - len(obj.rejected_records)
+        tail = format_html("<li>… and {} more</li>", more) if more > 0 else ""
+        return format_html('<ul class="rejected-records">{}{}</ul>', rows, tail)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -164,17 +271,17 @@ class SyncRunAdmin(CompanyScopedAdmin):
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # a record of what happened: read-only for everyone
 
-    @admin.display(description="Status", ordering="status")
+    @admin.display(description=_("Status"), ordering="status")
     def status_coloured(self, obj: SyncRun) -> str:
         colour = {SyncStatus.FAILED: "#b00", SyncStatus.SUCCEEDED: "#070"}.get(obj.status, "#555")
         return format_html('<b style="color:{}">{}</b>', colour, obj.get_status_display())
 
-    @admin.display(description="Took")
+    @admin.display(description=_("Took"))
     def duration(self, obj: SyncRun) -> str:
         end = obj.finished_at or timezone.now()
         return f"{(end - obj.started_at).total_seconds():.1f} s"
 
-    @admin.display(description="Error")
+    @admin.display(description=_("Error"))
     def error_short(self, obj: SyncRun) -> str:
         return obj.error[:160]
 
@@ -191,3 +298,63 @@ class EngineSettingsAdmin(CompanyScopedAdmin):
         "analyzer_engine",
     ]
     list_select_related = ["company"]
+    readonly_fields = ["effective_engines", "engines_configured"]
+
+    @admin.display(description=_("Engines in use"))
+    def effective_engines(self, obj: EngineSettings | None) -> str:
+        """What each language and the analyser really use: the company's choice, or the server's default."""
+        from django.conf import settings
+
+        from integrations.models import AnalyzerEngine, SttEngine
+
+        configured = _engines_configured(settings)
+        rows = []
+        for label, field in [
+            ("Uzbek", "engine_uz"),
+            ("Russian", "engine_ru"),
+            ("English", "engine_en"),
+            ("Language not known in advance", "engine_unknown"),
+        ]:
+            chosen = getattr(obj, field, "") if obj is not None else ""
+            engine = chosen or settings.DIALIX_STT_ENGINE
+            fallback = obj.fallback_engine if obj is not None else SttEngine.OFFLINE
+            rows.append(
+                (
+                    label,
+                    SttEngine(engine).label if engine in SttEngine.values else engine,
+                    "company's choice" if chosen else "server default",
+                    "" if configured.get(engine, True) else f" — not configured: {fallback} is used",
+                )
+            )
+        chosen = obj.analyzer_engine if obj is not None else ""
+        engine = chosen or settings.DIALIX_ANALYZER_ENGINE
+        rows.append(
+            (
+                "Analyser",
+                AnalyzerEngine(engine).label if engine in AnalyzerEngine.values else engine,
+                "company's choice" if chosen else "server default",
+                "" if configured.get(engine, True) else " — not configured",
+            )
+        )
+        return format_html(
+            "<ul class='dlx-engines'>{}</ul>",
+            format_html_join("", "<li>{}: <b>{}</b> ({}){}</li>", rows),
+        )
+
+    @admin.display(description=_("Engines configured on this server"))
+    def engines_configured(self, obj: EngineSettings | None) -> str:
+        from django.conf import settings
+
+        configured = _engines_configured(settings)
+        return format_html_join(
+            ", ", "{} {}", ((name, "✓ key present" if ok else "✗ no key") for name, ok in configured.items())
+        )
+
+
+def _engines_configured(settings) -> dict[str, bool]:
+    """Which engines can run here: the offline ones always, a cloud one when its key is set."""
+    return {
+        "offline": True,
+        "openai": bool(settings.OPENAI_API_KEY),
+        "uzbekvoice": bool(settings.UZBEKVOICE_API_KEY),
+    }

@@ -101,6 +101,17 @@ def _candidates(route: Route, param: str, other: TenantData) -> list[str]:
         return ["pbxhook_not-a-real-secret"]
     if param == "format":
         return [".json"]
+    if param == "result_id":  # an item of a call's scorecard (the review page's correct-in-place endpoint)
+        from checklists.models import ItemResult
+
+        return other.ids(ItemResult) or ["0"]
+    if param == "uidb64":  # the set-password link: another company's person, with a token that is not theirs
+        from django.utils.encoding import force_bytes
+        from django.utils.http import urlsafe_base64_encode
+
+        return [urlsafe_base64_encode(force_bytes(obj.user_id)) for obj in other.objects.get(Membership, [])] or ["MA"]
+    if param == "token":
+        return ["set-password", "not-a-token"]
     raise AssertionError(
         f"isolation harness does not know how to fill <{param}> in route {route.regex!r} ({route.name}); "
         "teach tests/isolation.py::_candidates so this endpoint is covered"

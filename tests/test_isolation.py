@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from calls.models import Call, CallEvent, Transcript, Utterance
+from calls.models import Call, CallEvent, CoachingNote, Transcript, Utterance
 from calls.tests.factories import CallFactory
 from checklists.models import (
     CallAnalysis,
@@ -91,6 +91,13 @@ BUILDERS: dict[type[models.Model], Callable[[Company, str], models.Model]] = {
         source="rules",
     ),
     Membership: lambda c, m: member_create(company=c, username=f"{m}-analyst", role=Role.ANALYST),
+    CoachingNote: lambda c, m: CoachingNote.objects.create(
+        company=c,
+        call=Call.objects.get(company=c),
+        operator=Operator.objects.filter(company=c).first(),
+        at_ms=5000,
+        text=f"{m} greet the customer first",
+    ),
     CallEvent: lambda c, m: CallEvent.objects.create(
         company=c,
         call=Call.objects.get(company=c),

@@ -158,8 +158,9 @@ def _analyse_claimed(call_id: int, engine: str | None) -> Call:
 def _save_analysis(
     call: Call, versions: list[ChecklistVersion], request: AnalysisRequest, analysis: Analysis, *, low_confidence: bool
 ) -> None:
-    """low_confidence: the transcript is not reliable (e.g. Uzbek read offline), so no scorecard may auto-fail the call
-    on it; every scorecard waits for a supervisor's review instead."""
+    """low_confidence: the transcript is not reliable (e.g. Uzbek read offline), so no scorecard is scored or may
+    auto-fail the call on it (a score of 0 from unreadable words would sink the operator's averages): the score is
+    None, every scorecard waits for a supervisor's review, and the item results are kept for reference."""
     verdicts = {v.key: v for v in analysis.verdicts}
     specs = {item.key: item for item in request.items}
     index = TranscriptIndex(request.turns)
@@ -232,7 +233,7 @@ def _save_analysis(
         for scorecard, scored in scorecards:
             outcome = score_items(scored)
             scorecard.score, scorecard.auto_fail, scorecard.needs_review = (
-                outcome.score,
+                None if low_confidence else outcome.score,
                 outcome.auto_fail and not low_confidence,
                 outcome.needs_review or low_confidence,
             )
@@ -272,8 +273,9 @@ def _update_call_score(call_id: int) -> None:
     Call.objects.filter(pk=call_id).update(**fields)  # the scores only; the status is call_transition's
 
 
-def calls_reanalyse(*, calls: QuerySet[Call], engine: str | None = None, by: str = "console") -> int:
-    """Queues a new analysis of calls that have a transcript (the transcript is reused; STT is not run again)."""
+def calls_reanalyse(*, calls: QuerySet[Call], engine: str | None = None, by: str = "console", reason: str = "") -> int:
+    """Queues a new analysis of calls that have a transcript (the transcript is reused; STT is not run again).
+    `reason` goes to each moved call's history (by default: a re-analysis was asked for)."""
     with_transcript = calls.filter(transcript__isnull=False)
     waiting = list(with_transcript.filter(status=CallStatus.TRANSCRIBED).values("id", "company_id"))
     moved = calls_transition(
@@ -281,7 +283,7 @@ def calls_reanalyse(*, calls: QuerySet[Call], engine: str | None = None, by: str
         to=CallStatus.TRANSCRIBED,
         expect=REANALYSABLE,
         by=by,
-        reason="re-analysis asked for" + (f" with {engine}" if engine else ""),
+        reason=reason or ("re-analysis asked for" + (f" with {engine}" if engine else "")),
         fields={"attempts": 0},
         engine=engine,
         requested=True,
@@ -331,7 +333,7 @@ def scorecard_recompute(*, scorecard_id: int) -> Scorecard:
         ScoredItem(answer=r.answer, weight=r.version_item.weight, is_critical=r.version_item.is_critical) for r in rows
     )
     low_confidence = Transcript.objects.filter(call_id=scorecard.call_id, low_confidence=True).exists()
-    scorecard.score = outcome.score
+    scorecard.score = None if low_confidence else outcome.score  # not scored: see _save_analysis
     scorecard.auto_fail = outcome.auto_fail and not low_confidence  # the same rule as at analysis time
     scorecard.needs_review = outcome.needs_review or low_confidence
     scorecard.save(update_fields=["score", "auto_fail", "needs_review", "updated_at"])

@@ -17,9 +17,10 @@ CALLS = Path(__file__).resolve().parents[2] / "fixtures" / "calls"
 def test_call_changelist_query_count_is_flat_and_shows_failures(supervisor_client, company, django_assert_num_queries):
     CallFactory.create_batch(3, company=company)
     CallFactory(company=company, status=CallStatus.FAILED, failure_code="recording_missing", failure_reason="No rec")
-    # session, user, membership+company, ModelBackend's user and group permissions (2), count, one page with the
-    # operator joined, date hierarchy (2); the failure-code filter lists its choices without a query
-    with django_assert_num_queries(9):
+    # session, user, membership+company, the sweeper's banner, ModelBackend's user and group permissions (2), the
+    # operator and checklist filters' choices (2), the capped count, one page with operator, company and transcript
+    # joined; no date hierarchy (calls/tests/test_calls_list.py); the failure-code filter lists its choices, no query
+    with django_assert_num_queries(10):
         page = supervisor_client.get("/admin/calls/call/").content.decode()
     assert "Failed: recording_missing" in page and 'title="No rec"' in page
 

@@ -63,3 +63,48 @@ def test_versions_for_call_use_the_latest_version(company):
     checklist_publish(checklist=checklist)
     (version,) = versions_for(company=company, operator_id=None, direction="inbound")
     assert version.number == 2
+
+
+def test_publishing_a_checklist_without_items_is_refused(company):
+    from checklists.services import ChecklistEmpty
+
+    checklist = ChecklistFactory(company=company)
+    with pytest.raises(ChecklistEmpty):
+        checklist_publish(checklist=checklist)
+    assert checklist.versions.count() == 0
+
+
+def test_changes_of_a_never_published_checklist_are_all_its_items(company):
+    from checklists.services import checklist_changes
+
+    checklist, _ = _checklist_with_item(company)
+    changes = checklist_changes(checklist=checklist)
+    assert (changes.latest_number, changes.next_number, changes.item_count) == (None, 1, 1)
+    assert [i.criterion for i in changes.added] == ["Greets the customer"] and changes.can_publish
+
+
+def test_a_new_order_of_the_same_items_is_a_change_and_publishes(company):
+    from checklists.services import checklist_changes
+
+    checklist, first = _checklist_with_item(company)
+    second = ChecklistItem.objects.create(
+        company=company, checklist=checklist, section=first.section, criterion="Says goodbye", order=1
+    )
+    checklist_publish(checklist=checklist)
+    first.order, second.order = 2, 0
+    first.save()
+    second.save()
+    changes = checklist_changes(checklist=checklist)
+    assert changes.reordered and not (changes.added or changes.removed or changes.changed)
+    assert checklist_publish(checklist=checklist).number == 2
+    assert not checklist_changes(checklist=checklist).has_changes
+
+
+def test_a_section_named_by_title_is_reused_in_any_case_or_added_last(company):
+    from checklists.services import checklist_section_for_title
+
+    checklist, item = _checklist_with_item(company)
+    assert checklist_section_for_title(checklist=checklist, title="  opening ") == item.section
+    added = checklist_section_for_title(checklist=checklist, title="Closing")
+    assert (added.title, added.company_id, added.order) == ("Closing", company.pk, item.section.order + 1)
+    assert ChecklistSection.objects.filter(checklist=checklist).count() == 2

@@ -1,4 +1,4 @@
-"""A supervisor reviews a scored call: listens, jumps to a turn, corrects an item, re-analyses."""
+"""A supervisor reviews a scored call: listens, jumps to a turn, corrects an item in place, re-analyses."""
 
 import re
 
@@ -49,7 +49,7 @@ def test_supervisor_listens_corrects_an_item_and_reanalysis_keeps_the_correction
 
     # The player loads the recording and can seek in it: the server answers byte ranges (206).
     audio = page.locator("audio#dlx-audio")
-    expect(audio).to_be_visible()
+    expect(page.get_by_role("button", name="Play", exact=True)).to_be_visible()  # the page's own player
     page.wait_for_function("document.getElementById('dlx-audio').readyState >= 1")
     duration = audio.evaluate("a => a.duration")
     assert duration == pytest.approx(scored_call.recording_duration_seconds, abs=1.0)
@@ -66,15 +66,14 @@ def test_supervisor_listens_corrects_an_item_and_reanalysis_keeps_the_correction
     expect(turn).to_have_class(re.compile(r"\bplaying\b"))
     audio.evaluate("a => a.pause()")
 
-    # The supervisor corrects the item the rules got wrong, with a reason; the score is recomputed.
-    table = _scorecard_heading(page, checklist).locator("xpath=following-sibling::table[1]")
-    row = table.get_by_role("row").filter(has_text=wrong.version_item.criterion)
+    # The supervisor corrects the item the rules got wrong, in place, with a reason; the score is recomputed.
+    row = page.locator(f"#item-{wrong.pk}")
     expect(row).to_contain_text("Not met")
-    row.get_by_role("link", name="correct").click()
+    row.get_by_role("button", name="Correct").click()
     page.get_by_label("New answer").select_option(label="Met")
     page.get_by_label("Reason").fill("She named the shop; the recording cuts the first word")
     page.get_by_role("button", name="Save", exact=True).click()
-    page.wait_for_load_state()
+    expect(_scorecard_heading(page, checklist)).to_contain_text(f"score {after}")
     _open_call(page, live_server, scored_call)
     expect(_scorecard_heading(page, checklist)).to_contain_text(f"score {after}")
     answer = _answer_cell(page, checklist, wrong.version_item.criterion)
