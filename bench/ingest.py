@@ -72,9 +72,9 @@ def run_bench() -> None:
     from companies.models import Company
     from integrations.models import PbxAccount, SyncStatus
     from integrations.pbx.base import PbxCall
-    from integrations.testing.onlinepbx import FakeOnlinePbx
     from integrations.pbx.onlinepbx import parse_call
     from integrations.services import pbx_account_save, pbx_client_for
+    from integrations.testing.onlinepbx import FakeOnlinePbx
     from operators.models import Operator
 
     until = datetime.now(UTC).replace(microsecond=0)

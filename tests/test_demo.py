@@ -1,8 +1,8 @@
 import pytest
 
-from dialix.demo import DEMO_OPERATORS, demo_seed
 from companies.models import ApiToken, Membership
 from companies.services import api_token_authenticate
+from dialix.demo import DEMO_OPERATORS, demo_seed
 from operators.models import Operator
 
 pytestmark = pytest.mark.django_db

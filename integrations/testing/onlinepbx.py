@@ -703,7 +703,9 @@ def _recording_filename(call_id: str, record: dict[str, Any] | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m integrations.testing.onlinepbx", description="Serve a fake OnlinePBX.")
+    parser = argparse.ArgumentParser(
+        prog="python -m integrations.testing.onlinepbx", description="Serve a fake OnlinePBX."
+    )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0 inside a container)")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--domain", default="pbx-demo.onpbx.ru")

@@ -19,8 +19,8 @@ from integrations.pbx.errors import (
     RecordingLinkExpired,
     RecordingTooLarge,
 )
-from integrations.testing.onlinepbx import FakeOnlinePbx
 from integrations.pbx.onlinepbx import OnlinePbxClient
+from integrations.testing.onlinepbx import FakeOnlinePbx
 
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 SEARCH = "mongo_history/search.json"
