@@ -40,6 +40,8 @@ class AnalysisRequest:
     company_name: str = ""
     direction: str | None = None  # inbound / outbound
     transcript_language: str | None = None
+    # The words are not reliable (e.g. Uzbek read by the offline recogniser): judge nothing that depends on them.
+    low_confidence: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +79,7 @@ class Analysis:
 
 
 class Analyzer(Protocol):
-    name: str  # e.g. "offline:rules-v1", "openai:gpt-4o-mini"
+    name: str  # e.g. "offline:rules-v2", "openai:gpt-4o-mini"
 
     def analyze(self, request: AnalysisRequest) -> Analysis: ...
 

@@ -125,6 +125,9 @@ class FakeChat:
         self.mode = "auto"
         self.overrides: dict[str, Any] = {}
         self.usage: tuple[int, int] | None = None
+        # The response_format types the emulated server takes ("none": no response_format); None: all of them. Any
+        # other is answered with HTTP 500, as llama-cpp-python 0.3.36's server answers a strict json_schema.
+        self.accepts: frozenset[str] | None = None
         self._queue: list[_Queued] = []
         self._lock = threading.Lock()
 
@@ -155,6 +158,12 @@ class FakeChat:
         problem = _request_problem(body)
         if problem is not None:
             return problem
+        response_format = body.get("response_format")
+        kind = response_format.get("type", "none") if isinstance(response_format, dict) else "none"
+        if self.accepts is not None and kind not in self.accepts:
+            error = {"message": f"response_format {kind} is not supported", "type": "server_error", "param": None,
+                     "code": None}  # fmt: skip
+            return FakeResponse.json({"error": error}, status=500)
         with self._lock:
             queued = self._queue.pop(0) if self._queue else _Queued(self.mode, None)
         user = _user_text(body["messages"])

@@ -480,6 +480,15 @@ _TEXTS = {
         "no_words": "no emotional words found",
         "customer_said": "Customer", "operator_said": "Operator", "nothing": "No substantive speech in the call.",
         "unknown_purpose": "not determined",
+        "condition_absent": "not applicable: {condition}",
+        "complaint": "the customer did not complain", "refusal": "the customer did not refuse",
+        "question": "the customer asked nothing", "wait": "nobody had to wait",
+        "not_discussed": "not applicable: the call ended before the customer's need came up (wrong number or no "
+        "time to talk)",
+        "meaning_found": "found", "meaning_missed": "not found in the operator's turns",
+        "no_rudeness": "no rude wording in any turn",
+        "weighed": "weighed with how the call went (an unresolved problem, angry last words, thanks while saying no)",
+        "low_confidence": "the transcript is low confidence (words not reliable): not scored, needs review",
     },
     "ru": {
         "example_met": "сказана фраза из примеров («{phrase}»)",
@@ -499,6 +508,15 @@ _TEXTS = {
         "no_words": "эмоционально окрашенных слов нет",
         "customer_said": "Клиент", "operator_said": "Оператор", "nothing": "В звонке нет содержательной речи.",
         "unknown_purpose": "не определена",
+        "condition_absent": "не применимо: {condition}",
+        "complaint": "клиент не жаловался", "refusal": "клиент не отказывался",
+        "question": "клиент ничего не спрашивал", "wait": "ожидания не было",
+        "not_discussed": "не применимо: звонок закончился до разговора о потребности (ошиблись номером или "
+        "клиенту некогда)",
+        "meaning_found": "найдено", "meaning_missed": "не найдено в репликах оператора",
+        "no_rudeness": "грубых формулировок нет",
+        "weighed": "с учётом хода звонка (нерешённая проблема, резкие последние слова, «спасибо» при отказе)",
+        "low_confidence": "расшифровка ненадёжна (слова распознаны плохо): не оценивается, нужна проверка",
     },
     "uz": {
         "example_met": "namunaviy ibora aytildi (“{phrase}”)",
@@ -518,6 +536,14 @@ _TEXTS = {
         "no_words": "hissiy so'zlar topilmadi",
         "customer_said": "Mijoz", "operator_said": "Operator", "nothing": "Qo'ng'iroqda mazmunli gap yo'q.",
         "unknown_purpose": "aniqlanmadi",
+        "condition_absent": "tegishli emas: {condition}",
+        "complaint": "mijoz shikoyat qilmadi", "refusal": "mijoz rad etmadi",
+        "question": "mijoz savol bermadi", "wait": "kutish bo'lmadi",
+        "not_discussed": "tegishli emas: qo'ng'iroq ehtiyoj muhokamasidan oldin tugadi",
+        "meaning_found": "topildi", "meaning_missed": "operator gaplarida topilmadi",
+        "no_rudeness": "qo'pol iboralar yo'q",
+        "weighed": "qo'ng'iroq qanday o'tgani hisobga olindi",
+        "low_confidence": "transkript ishonchsiz (so'zlar noaniq): baholanmaydi, tekshirish kerak",
     },
 }  # fmt: skip
 _QUOTE_MAX_CHARS = 200  # a longer sentence is cut down to the matched words, so the quote stays readable
@@ -816,6 +842,7 @@ class _Call:
     by_speaker: dict[str, list[_Turn]] = field(default_factory=dict)
     memo: dict[tuple[str, str], tuple[_Hit | None, str]] = field(default_factory=dict)
     example_memo: dict[tuple[tuple[str, ...], str, str], _Hit | None] = field(default_factory=dict)
+    facts: _Facts | None = None
 
     def scoped(self, speaker: str, scope: str) -> list[_Turn]:
         turns = self.by_speaker[speaker]
@@ -823,10 +850,12 @@ class _Call:
 
 
 class OfflineAnalyzer:
-    name = "offline:rules-v1"
+    name = "offline:rules-v2"  # v2: conditions, needs / solution / commitment facts, outcome and sentiment from them
 
     def analyze(self, request: AnalysisRequest) -> Analysis:
         texts = _TEXTS.get(request.answer_language, _TEXTS["en"])
+        if request.low_confidence:
+            return _not_scored(self.name, request, texts)
         turns = [_prepare(turn) for turn in request.turns if turn.text.strip()]
         call = _Call(request, texts, turns)
         call.by_speaker = {
@@ -834,9 +863,15 @@ class OfflineAnalyzer:
             "customer": [t for t in turns if t.turn.speaker == "customer"],
             "any": turns,
         }
-        customer, customer_reason, customer_thanked = _sentiment(call.by_speaker["customer"], texts, rude=False)
-        operator, operator_reason, _ = _sentiment(call.by_speaker["operator"], texts, rude=True)
+        call.facts = _facts(call)
         outcome = _outcome(call)
+        by_words, customer_reason, customer_thanked, score = _sentiment(call.by_speaker["customer"], texts, rude=False)
+        customer = _customer_sentiment(call, outcome, score)
+        if customer != by_words:
+            customer_reason += f"; {texts['weighed']}"
+        operator, operator_reason, _, _ = _sentiment(call.by_speaker["operator"], texts, rude=True)
+        if _first_hit(_RUDE_MORE, call.by_speaker["operator"]):
+            operator = "negative"
         satisfied: bool | None = None
         if customer == "positive":
             satisfied = True
@@ -864,7 +899,10 @@ class OfflineAnalyzer:
 
 def _verdict(call: _Call, item: ItemSpec) -> ItemVerdict:
     texts = call.texts
-    intents = [_INTENTS_BY_NAME[name] for name in intents_for(item.criterion)]
+    criterion, condition = split_condition(item.criterion)
+    if condition is not None and not _condition_arose(call, condition):
+        return ItemVerdict(item.key, "na", reason=texts["condition_absent"].format(condition=texts[condition]))
+    intents = [_INTENTS_BY_NAME[name] for name in intents_for(criterion)]
     speaker_turns = call.by_speaker[item.speaker]
     if not speaker_turns:
         answer: Answer = "na" if item.allow_na else "not_met"
@@ -886,7 +924,13 @@ def _verdict(call: _Call, item: ItemSpec) -> ItemVerdict:
         if not intents:
             return ItemVerdict(item.key, "not_met", reason=texts["example_missed"])
     if not intents:
-        return ItemVerdict(item.key, "na" if item.allow_na else "not_met", reason=texts["no_rule"])
+        meaning = _meaning_verdict(call, item, criterion) if speaker_turns else None
+        return meaning or ItemVerdict(item.key, "na" if item.allow_na else "not_met", reason=texts["no_rule"])
+    facts = call.facts
+    assert facts is not None
+    if CONFIRM_NEXT_STEP in intents and item.allow_na and facts.wrong_number:
+        label = CONFIRM_NEXT_STEP.labels.get(call.request.answer_language, CONFIRM_NEXT_STEP.labels["en"])
+        return ItemVerdict(item.key, "na", reason=f"{label}: {texts['not_discussed']}")
     hits: list[_Hit] = []
     for intent in intents:
         hit, status = _intent_hit(call, intent, item.speaker)
@@ -896,9 +940,14 @@ def _verdict(call: _Call, item: ItemSpec) -> ItemVerdict:
             quote, turn = hit.quote(), hit.turn.turn
             reason = texts["rude"].format(phrase=hit.words())
             return ItemVerdict(item.key, "not_met", quote, turn.speaker, turn.start_ms, reason)
+        if hit is None and intent is INTRODUCE:
+            hit = _introduction_hit(call.scoped(item.speaker, "first"), call.request.company_name)
+        if hit is None and intent is CONFIRM_NEXT_STEP and item.speaker == "operator":
+            hit = facts.commitment or _first_hit(_CALLBACK_PROMISE, speaker_turns)
         if hit is None:
-            if intent is POLITE:
-                return ItemVerdict(item.key, "not_met", reason=f"{labels}: {texts['no_courtesy']}")
+            if intent is POLITE:  # no courtesy words, and no rude ones either: polite enough
+                first = speaker_turns[0]
+                return _met(item, _Hit(first, 0, len(first.keys) - 1), f"{labels}: {texts['no_rudeness']}")
             scope, speaker = texts[intent.scope], texts[item.speaker]
             return ItemVerdict(
                 item.key, "not_met", reason=texts["missed"].format(labels=labels, scope=scope, speaker=speaker)
@@ -927,7 +976,7 @@ def _intent_hit(call: _Call, intent: _Intent, speaker: str) -> tuple[_Hit | None
         company = call.request.company_name
         hit = _company_hit(company, turns) if _name_sounds(company) else None
         status = "no_company" if not _name_sounds(company) else "found" if hit else "missed"
-    elif intent is POLITE and (rude := _first_hit(_RUDE, turns)) is not None:
+    elif intent is POLITE and (rude := _first_hit(_RUDE + _RUDE_MORE, turns)) is not None:
         hit, status = rude, "rude"
     else:
         hit = _first_hit(intent.phrases, turns)
@@ -939,7 +988,7 @@ def _intent_hit(call: _Call, intent: _Intent, speaker: str) -> tuple[_Hit | None
 # --- sentiment ----------------------------------------------------------------------------------------------------
 
 
-def _sentiment(turns: list[_Turn], texts: dict[str, str], *, rude: bool) -> tuple[Sentiment, str, bool]:
+def _sentiment(turns: list[_Turn], texts: dict[str, str], *, rude: bool) -> tuple[Sentiment, str, bool, float]:
     """Sentiment of one side, the one-line reason naming the words found, and whether that side said thanks."""
     score = 0.0
     positive: list[str] = []
@@ -983,7 +1032,7 @@ def _sentiment(turns: list[_Turn], texts: dict[str, str], *, rude: bool) -> tupl
         sentiment = "neutral"
     parts = [f"{texts[label]}: {', '.join(words)}" for label, words in (("positive", positive), ("negative", negative))]
     found = "; ".join(part for part, words in zip(parts, (positive, negative), strict=True) if words)
-    return sentiment, f"{texts['heuristic']}: {found or texts['no_words']}", thanked
+    return sentiment, f"{texts['heuristic']}: {found or texts['no_words']}", thanked, score
 
 
 # --- outcome, purpose, topics, summary ----------------------------------------------------------------------------
@@ -991,13 +1040,25 @@ def _sentiment(turns: list[_Turn], texts: dict[str, str], *, rude: bool) -> tupl
 
 def _outcome(call: _Call) -> str:
     operator, customer, everyone = (call.by_speaker[side] for side in ("operator", "customer", "any"))
+    facts = call.facts
+    assert facts is not None
+    if facts.wrong_number:
+        return "other"
     if _first_hit(_SALE_CONFIRMED, operator):
         return "sale"
-    if _first_hit(_CALLBACK, everyone):
+    if (
+        facts.accepted is not None
+        and facts.commitment is not None
+        and facts.complaint is None
+        and call.turns.index(facts.commitment.turn) > call.turns.index(facts.accepted.turn)
+    ):
+        return "sale"  # the customer said yes and the operator confirmed it is done or on its way
+    if _first_hit(_CALLBACK, everyone) or facts.callback is not None:
         return "callback"
-    if _first_hit(_COMPLAINT, everyone) and not _first_hit(_RESOLVED, operator):
-        return "not_resolved"
-    if _first_hit(_REFUSED, customer):
+    if facts.complaint is not None or _first_hit(_COMPLAINT, everyone):
+        fixed = facts.solution is not None or facts.commitment is not None or _first_hit(_RESOLVED, operator)
+        return "agreed" if fixed and not facts.customer_negative_end else "not_resolved"
+    if _first_hit(_REFUSAL_WORDS, customer):
         return "refused"
     if _first_hit(_AGREED, customer):
         return "agreed"
@@ -1040,8 +1101,22 @@ def _substantive(turns: list[_Turn], *, prefer: _PatternSet | None = None) -> _H
 
 
 def _opening_sentence(call: _Call) -> _Hit | None:
+    """What the call is about, never its greeting: the operator's reason for an outbound call, else the request."""
     if call.request.direction == "outbound":  # the operator called, so the operator states why
+        company = _name_sounds(call.request.company_name) if call.request.company_name else ()
+        for turn, start, end, keys in _sentence_hits(call.by_speaker["operator"]):
+            heard = [_sound(key) for key in keys]
+            names_company = bool(company) and any(sound in heard for sound in company)
+            if len(keys) >= _SUMMARY_MIN_WORDS and not _is_question(turn, start, end) and not names_company:
+                if not _any_in(_ROUTINE, keys):
+                    return _Hit(turn, start, end)
         return _substantive(call.by_speaker["operator"]) or _substantive(call.by_speaker["customer"])
+    facts = call.facts
+    if facts is not None and facts.request_at >= 0:
+        request = call.turns[facts.request_at]
+        for start, end in _sentences(request):
+            if len(request.keys[start : end + 1]) >= 4 and not _any_in(_ROUTINE, request.keys[start : end + 1]):
+                return _Hit(request, start, end)
     return _substantive(call.by_speaker["customer"][:3], prefer=_REQUEST) or _substantive(call.by_speaker["customer"])
 
 
@@ -1052,6 +1127,9 @@ def _summary(call: _Call, opening: _Hit | None, outcome: str) -> str:
         closing = _last_hit(_REFUSED, call.by_speaker["customer"], latest=True)
     if closing is None and outcome == "not_resolved":
         closing = _last_hit(_COMPLAINT, call.by_speaker["customer"], latest=True)
+    facts = call.facts
+    if closing is None and facts is not None and outcome not in ("refused", "not_resolved"):
+        closing = facts.commitment or facts.solution  # the next step, else the resolution
     if closing is None:
         closing = _last_substantive(call.by_speaker["operator"])
     parts: list[str] = []
@@ -1109,3 +1187,381 @@ def _topics(call: _Call) -> list[str]:
 def _topic_labels(call: _Call, topics: list[str]) -> tuple[str, ...]:
     language = call.request.answer_language if call.request.answer_language in _TEXTS else "en"
     return tuple(_TOPIC_LABELS[key][language] for key in topics)
+
+
+# --- meaning beyond phrases: conditions, needs, solutions, commitments, complaints ----------------------------------
+# Written from how calls go in general, in classes of words rather than sentences: a question the operator asks after
+# the customer's request is needs-finding; a proposal or a done action answering it is a solution; a future or done
+# action with a time, a date or a channel is a commitment. The evaluation set (fixtures/eval) measures them; no list
+# here is edited to fit one of its calls.
+
+_CONDITION_WORDS = _compile("if|when|whenever|in case|если|когда|в случае|при|agar|basharti")
+# What a condition is about -> the call fact that triggers it.
+_CONDITION_KINDS = (
+    ("complaint", _lists(en="complain*|complaint*|problem*|unhappy|dissatisf*|upset|angry|issue*",
+                         ru="жалу*|жалоб*|недовол*|претенз*|проблем*|возмущ*|расстро*",
+                         uz="shikoyat*|norozi*|muammo*")),
+    ("refusal", _lists(en="refus*|declin*|says no|not interested|object*",
+                       ru="отказ*|отказыва*|возраж*|не интерес*", uz="rad*|voz kech*|qiziqma*")),
+    ("question", _lists(en="ask*|question*", ru="спрашива*|вопрос*|интересу*", uz="so'ra*|savol*")),
+    ("wait", _lists(en="hold|wait*", ru="ожидан*|подожд*|удерж*", uz="kut*")),
+)  # fmt: skip
+
+NEEDS = _Intent(
+    "needs",
+    {"en": "needs-finding", "ru": "выявление потребности", "uz": "ehtiyojni aniqlash"},
+    "all",
+    _PatternSet(()),
+    _trigger(("need*|requirement*|clarif*|потребн*|нужд*|выясн*|уточн*|ehtiyoj*|aniqla*|qiziqish*",)),
+)
+SOLUTION = _Intent(
+    "solution",
+    {"en": "solution offered", "ru": "предложено решение", "uz": "yechim taklif qilindi"},
+    "all",
+    _PatternSet(()),
+    _trigger(("solution*|solv*|offer*|suggest*|propos*|recommend*|product*|option*|alternativ*|"
+              "решени*|решает|предлаг*|предлож*|рекоменд*|продукт*|вариант*|yechim*|taklif*|mahsulot*",)),
+)  # fmt: skip
+APOLOGY = _Intent(
+    "apology",
+    {"en": "apology", "ru": "извинение", "uz": "uzr so'rash"},
+    "all",
+    _lists(
+        en="sorry|apolog*|my apologies|forgive|regret the|pardon the",
+        ru="извин*|прошу прощения|простите|приносим извинения|мне очень жаль|мне жаль|сожалеем|виноваты",
+        uz="uzr*|kechirasiz|kechiring|afsusdamiz",
+    ),
+    _trigger(("apolog*|sorry|извин*|прощени*|uzr*|kechir*",)),
+)
+_MEANING_INTENTS = (APOLOGY, NEEDS, SOLUTION)
+
+# Routine questions that do not find out a need: the offer of help, asking the name, small talk, "anything else?".
+_ROUTINE_QUESTION = (
+    OFFER_HELP.phrases
+    + ASK_NAME.phrases
+    + _SMALL_TALK
+    + _lists(
+        en="anything else|is that all|is this _|is that _|am i speaking|are you there|can you hear|got a minute|"
+        "have you got|what is it|what do you want|excuse me|is it a good|good time|hello|is this a|speaking with",
+        ru="что-нибудь еще|что нибудь еще|еще вопросы|это _|вы меня слышите|удобно|алло|что надо|верно|слушаю",
+        uz="yana savol*|eshityapsizmi|qulaymi|alo|allo",
+    )
+)
+_INFO_REQUEST = _lists(
+    en="tell me|could i have|can i have|could i take|can i take|give me|let me have|confirm your|spell",
+    ru="назовите|подскажите|уточните|скажите|продиктуйте|сообщите|напомните",
+    uz="ayting|aytib bering|ayta olasizmi",
+)  # asking for details without a question mark: "Назовите номер договора."
+_QUESTION_WORDS = _lists(
+    en="what|which|how|when|where|who|why|could you|can you tell|do you|did you|are you|is it|would you|have you|"
+    "tell me",
+    ru="какой|какая|какое|какие|каким|какую|сколько|когда|где|куда|откуда|почему|зачем|кто|что|чем|ли|"
+    "подскажите|назовите|уточните|скажите|вы",
+    uz="qanday|qaysi|qancha|qachon|qayerda|nima|nega|kim|mi|misiz|mi",
+)
+# A proposal: the operator puts something forward.
+_PROPOSAL = _lists(
+    en="suggest*|recommend*|offer you|can offer|would suit|suit you|fits|fit you|best fit|best option|would be perfect|"
+    "i'd go for|i would go for|how about|we have|we've got|we can|i can|let me|the best|you could|would you like|"
+    "there is|there's a",
+    ru="предлагаю|предложить|могу предложить|рекомендую|советую|подойд*|подходит|лучше всего|есть вариант|"
+    "у нас есть|можем|могу|давайте я|отлично подойдет",
+    uz="taklif qil*|maslahat ber*|tavsiya*|mos keladi|bor|qila olamiz|qilib beraman",
+)
+# A done or promised action: first person (or "it"/"you") with future or perfect.
+_ACTION = _lists(
+    en="i'll|i will|we'll|we will|i've|i have|we've|we have|it'll|it will|you'll|you will|will|shall|going to|"
+    "have been|is booked|is approved|is reserved|all set|done|i've booked|booked|reserved|approved|"
+    "arranged|refunded|unblocked|moved you|rebooked|sent|scheduled|set up|starts|goes live",
+    ru="готово|я оформил*|оформил*|забронир*|отложил*|подключил*|перенес*|пересадил*|согласовал*|снял*|"
+    "заблокир*|отправил*|открыл*|записал*|одобрен*|открыт|вернутся|вернем|придет|придут|приедет|привезем|"
+    "доставим|доставят|начнет|появится|позвоню|наберу|свяжусь|перезвоню|перезвоним|отправим|заменит|заменим|"
+    "пришлем|будет|будут|запишу",
+    uz="qilaman|qilamiz|yuboraman|yuboramiz|beraman|beramiz|qilindi|bo'ladi|keladi|qaytariladi|"
+    "qo'ng'iroq qilaman|yetkazamiz|rasmiylashtirdim",
+)
+# When or how it happens: the time, the date, the channel.
+_WHEN = _lists(
+    en="today|tonight|tomorrow|morning|afternoon|evening|midnight|monday|tuesday|wednesday|thursday|friday|"
+    "saturday|sunday|weekend|next week|next month|within|in _ days|in _ minutes|in an hour|an hour|hours|"
+    "o'clock|at _|between|by post|by email|email|inbox|text|sms|app|straight away|right away|now|minutes|"
+    "days|day after|first thing|same time|later",
+    ru="сегодня|завтра|послезавтра|утром|вечером|днем|полуноч*|понедельник*|вторник*|сред*|четверг*|пятниц*|"
+    "суббот*|воскресень*|выходн*|на следующей неделе|через|в течение|после|до|час*|минут*|дн*|смс|письм*|"
+    "почт*|приложени*|сейчас|сразу|прямо сейчас|в это же время|с полуночи",
+    uz="bugun|ertaga|indinga|ertalab|kechqurun|dushanba|seshanba|chorshanba|payshanba|juma|shanba|yakshanba|"
+    "hafta*|soat*|daqiqa*|kun*|sms|pochta*|hozir|darhol",
+)
+# The operator says it cannot be done: not a solution, not a commitment.
+_CANNOT = _lists(
+    en="can't|cannot|can not|won't be|we won't|nothing|not liable|no information|not responsible|have to take|"
+    "you'd have to|you'll need to|you will need to|policy|isn't possible|not possible|unable|can't be|no one|"
+    "nobody|take it up",
+    ru="не могу|не можем|не сможем|нельзя|ничего|не отвечаем|отвечает|обращайтесь|вам нужно прийти|"
+    "невозможно|не стану|не буду|поздно|нет данных|не скажет",
+    uz="qila olmayman|qila olmaymiz|iloji yo'q|mumkin emas|hech narsa",
+)
+_REQUEST_TURN = (
+    _REQUEST
+    + _QUESTION
+    + _lists(
+        en="looking for|i'm after|we need|we'd like|i need|my _|our _|was charged|has been|hasn't|didn't|wasn't|never|"
+        "nobody|cancelled|broken|cracked|blocked|cutting out|do you|what|how much|is there",
+        ru="ищу|нужен|нужна|нужно|хочу|хотим|у меня|мне|мой|моя|мою|нас|не работал|отменили|заблокировали|"
+        "списали|привезли|никто|есть ли|сколько|какой|до скольки|нужна ли|вы",
+        uz="kerak|qidiryapman|menga|mening|bizga|ishlamayapti|kelmadi|qancha|bormi",
+    )
+)
+# A customer telling of a problem (the condition "if the customer complains").
+_PROBLEM = _COMPLAINT + _lists(
+    en="hasn't|haven't|didn't|doesn't work|don't work|isn't working|not working|stopped working|never arrived|"
+    "never came|nobody|no one|cancelled|canceled|charged twice|twice|overcharged|broken|broke|cracked|damaged|"
+    "faulty|missing|wrong item|blocked|cutting out|keeps|still|late|delayed|no air|without|i never made|"
+    "supposed to|meant to|turned up|third time|fed up|not acceptable|problem",
+    ru="не работает|не работал*|перестал*|сломал*|сломан*|трещин*|треснут*|поврежд*|брак*|не приехал*|"
+    "не привезли|никто|отменили|дважды|списали|заблокир*|пропадает|до сих пор|опозда*|задерж*|не пришл*|"
+    "не пришел|которую я не|не делал|должны были|уже неделю|третий раз|проблем*",
+    uz="ishlamayapti|buzilgan|singan|kelmadi|hali ham|ikki marta|bloklandi|muammo*",
+)
+_WRONG_NUMBER = _lists(
+    en="wrong number|misdialled|misdialed|dialled the wrong|dialed the wrong|no one here by that name|"
+    "nobody here by that name|isn't them|not them|never heard of",
+    ru="ошиблись номером|ошибся номером|ошиблась номером|не туда попал*|неправильно набрали|здесь таких нет|"
+    "таких нет|это не они|не знаю такого|не знаю такую|ошиблась|ошибся",
+    uz="noto'g'ri raqam|adashdingiz|adashibsiz|bunday odam yo'q",
+)
+_BUSY = _lists(
+    en="driving|in a meeting|at work|not a good moment|not a good time|bad time|can't talk|busy|call me later|"
+    "ring me|try me again|call me back|call me tomorrow",
+    ru="за рулем|на совещании|на работе|неудобно|не могу говорить|занят|занята|перезвоните|наберете|позвоните",
+    uz="bandman|mashina haydayapman|keyinroq qo'ng'iroq|hozir gaplasha olmayman",
+)
+_CALLBACK_PROMISE = _CALLBACK + _lists(
+    en="ring you|call you|give you a ring|give you a call|try you again|speak again|talk again|call me",
+    ru="наберу вас|наберу|позвоню вам|позвоню|свяжусь|созвонимся|перезвоните|позвоните мне",
+    uz="qo'ng'iroq qilaman|qo'ng'iroq qiling|bog'lanaman",
+)
+_ACCEPT = _AGREED + _lists(
+    en="i'll take it|i'll take|let's go|let's do it|let's book|go ahead|yes please|please reserve|please open|"
+    "switch me|i'll apply|sounds perfect|that's fine|lovely|sounds good|book it",
+    ru="беру|давайте|оформляйте|отложите|откройте|переключите|подключайте|бронир*|хорошо давайте|да давайте",
+    uz="olaman|rasmiylashtiring|mayli|xo'p|roziman|bo'ladi",
+)
+_REFUSAL_WORDS = _REFUSED + _lists(
+    en="i'll pass|not for me|don't think so|happy with what|don't need|don't want|no need|not right now|"
+    "take my number off|not interested|we're fine|i'm fine|we really don't",
+    ru="откажусь|отказываюсь|не подходит|меня все устраивает|все устраивает|ни к чему|не стоит|не нужно|"
+    "не нужен|не интересно|уберите мой номер|не надо",
+    uz="kerak emas|qiziq emas|shart emas|yo'q rahmat|rad etaman",
+)
+_NEGATIVE_MORE = _lists(
+    en="joke|fed up|unbelievable|thanks for nothing|elsewhere|rubbish|nonsense|rude|outrageous|shocking|"
+    "disgusting|pathetic|never again|waste of time|i'm the customer|why are you so|no help",
+    ru="издевательство|безобразие|ни ногой|ничего не скажешь|хамите|грубите|почему вы так|жалобу|"
+    "возмутительно|ужас|позор|бесполезно|никто не может|я клиент|вообще-то",
+    uz="bema'ni|dahshat|uyat|foydasiz",
+)
+_RUDE_MORE = _lists(
+    en="haven't got all day|don't have all day|make it quick|not my department|can't be bothered|already told you|"
+    "go somewhere else|go elsewhere|read the contract|what do you want|what now|your problem|deal with it|"
+    "i don't have time|listen to me|nobody else is going|if you don't like it",
+    ru="нет на это времени|нет времени|это не ко мне|не буду заниматься|заниматься не буду|я вам уже сказал*|"
+    "читайте договор|не нравится|идите|что надо|быстрее|ну говорите|никто вам|ничего менять не|не стану",
+    uz="vaqtim yo'q|menga tegishli emas|aytdim-ku|boshqa joyga",
+)
+
+
+def _sentence_hits(turns: list[_Turn]) -> Iterable[tuple[_Turn, int, int, list[str]]]:
+    for turn in turns:
+        for start, end in _sentences(turn):
+            yield turn, start, end, turn.keys[start : end + 1]
+
+
+def _is_question(turn: _Turn, start: int, end: int) -> bool:
+    text = turn.turn.text
+    finish = turn.spans[end][1]
+    return "?" in text[finish : finish + 3]
+
+
+@dataclass(slots=True)
+class _Facts:
+    """What happened in the call, read once: the customer's request, problems, refusals, the operator's answers."""
+
+    request_at: int  # index in call.turns of the customer's first request (or the operator's pitch); -1: none
+    complaint: _Hit | None
+    wrong_number: _Hit | None
+    cut_short: bool  # the customer could not talk (busy) before any need was discussed
+    needs: _Hit | None
+    solution: _Hit | None
+    commitment: _Hit | None
+    refusal: _Hit | None
+    accepted: _Hit | None
+    callback: _Hit | None
+    customer_negative_end: bool
+
+
+def _facts(call: _Call) -> _Facts:
+    turns = call.turns
+    customer_turns = call.by_speaker["customer"]
+    wrong = _first_hit(_WRONG_NUMBER, turns)
+    complaint = _first_hit(_PROBLEM, customer_turns) if not wrong else None
+    busy = _first_hit(_BUSY, customer_turns[:2])
+    request_at = -1
+    if call.request.direction != "outbound":  # inbound: from the customer's first request on
+        for index, turn in enumerate(turns):
+            if turn.turn.speaker == "customer" and _any_in(_REQUEST_TURN, turn.keys) and len(turn.keys) >= 4:
+                request_at = index
+                break
+    # outbound (or no request heard): everything after the operator's opening turn
+    after = [t for t in turns[max(request_at, 1) :] if t.turn.speaker == "operator"]
+    asked = request_at >= 0 and "?" in turns[request_at].turn.text  # the customer asked: an answer is a solution
+    needs = solution = commitment = None
+    for turn, start, end, keys in _sentence_hits(after):
+        question = _is_question(turn, start, end)
+        if (
+            needs is None
+            and not _any_in(_ROUTINE_QUESTION, keys)
+            and ((question and len(keys) >= 3) or (keys and _any_in(_INFO_REQUEST, keys[:3])))
+        ):
+            needs = _Hit(turn, start, end)
+        cannot = _any_in(_CANNOT, keys) or _any_in(_RUDE + _RUDE_MORE, keys)
+        if cannot or len(keys) < 4:
+            continue
+        action, when = _any_in(_ACTION, keys), _any_in(_WHEN, keys)
+        if commitment is None and action and when and (not question or len(keys) >= 6):
+            commitment = _Hit(turn, start, end)  # "I'll ring you on Friday, is that alright?" is still a promise
+        if question:
+            continue
+        answer = asked and len(keys) >= 6 and not _any_in(_ROUTINE, keys)
+        if solution is None and (_any_in(_PROPOSAL, keys) or action or (len(keys) >= 8 and when) or answer):
+            solution = _Hit(turn, start, end)
+    callback = _first_hit(_CALLBACK_PROMISE, turns)
+    last_customer = customer_turns[-1].keys if customer_turns else []
+    return _Facts(
+        request_at=request_at,
+        complaint=complaint,
+        wrong_number=wrong,
+        cut_short=busy is not None and not wrong,
+        needs=needs,
+        solution=solution,
+        commitment=commitment,
+        refusal=_first_hit(_REFUSAL_WORDS, customer_turns),
+        accepted=_first_hit(_ACCEPT, customer_turns),
+        callback=callback,
+        customer_negative_end=_any_in(_NEGATIVE_MORE + _COMPLAINT, last_customer),
+    )
+
+
+def split_condition(criterion: str) -> tuple[str, str | None]:
+    """The criterion without its condition, and what the condition is about (complaint / refusal / question / wait):
+    "Apologises if the customer complains" -> ("Apologises", "complaint"). None: no condition, or none understood."""
+    keys = list(_phrase_keys(criterion))
+    positions, initials = _index(keys)
+    for pattern in _CONDITION_WORDS:
+        at = _find_in(pattern, keys, positions, initials)
+        if at is None:
+            continue
+        clause = keys[at + len(pattern) :]
+        for kind, patterns in _CONDITION_KINDS:
+            if _any_in(patterns, clause):
+                return " ".join(keys[:at]) or " ".join(clause), kind
+    return criterion, None
+
+
+_INTRO_BEFORE = frozenset(
+    _key(w) for w in "is i'm im am it's its name's called я это оператор беспокоит зовут менеджер консультант".split()
+)
+_INTRO_AFTER = frozenset(_key(w) for w in "speaking here calling слушаю на".split())
+
+
+def _introduction_hit(turns: list[_Turn], company: str) -> _Hit | None:
+    """A capitalised first name right after "this is / I'm / it's / я / это / вас беспокоит" or before "speaking /
+    here / слушаю", in a sentence that is not a question ("Is this Emma?" asks the customer's name)."""
+    company_sounds = set(_name_sounds(company)) if company else set()
+    for turn in turns:
+        text = turn.turn.text
+        for start, end in _sentences(turn):
+            question = _is_question(turn, start, end)
+            for i in range(start + 1, end + 1):
+                if question and i >= end - 2:
+                    break  # "Is this Emma?", "am I speaking with Mister Carter?": the customer's name
+                word = text[turn.spans[i][0] : turn.spans[i][1]]
+                if not word[:1].isupper() or word.isupper() or _sound(turn.keys[i]) in company_sounds:
+                    continue
+                before, after = turn.keys[i - 1], turn.keys[i + 1] if i < end else ""
+                if before in _INTRO_BEFORE or after in _INTRO_AFTER:
+                    return _Hit(turn, i - 1 if before in _INTRO_BEFORE else i, i)
+    return None
+
+
+def _condition_arose(call: _Call, condition: str) -> bool:
+    facts = call.facts
+    assert facts is not None
+    if condition == "complaint":
+        return facts.complaint is not None
+    if condition == "refusal":
+        return facts.refusal is not None
+    if condition == "question":
+        return any("?" in turn.turn.text for turn in call.by_speaker["customer"])
+    return True  # "wait" and the like: nothing to tell it by, so the item is judged as written
+
+
+def _meaning_verdict(call: _Call, item: ItemSpec, criterion: str) -> ItemVerdict | None:
+    """Items no phrase rule covers, judged from the call's facts: apology, needs-finding, solution."""
+    keys = list(_phrase_keys(criterion))
+    texts, facts = call.texts, call.facts
+    assert facts is not None
+    for intent in _MEANING_INTENTS:
+        if not any(all(_any_in(part, keys) for part in group) for group in intent.triggers):
+            continue
+        label = intent.labels.get(call.request.answer_language, intent.labels["en"])
+        if intent is not APOLOGY and item.allow_na and (facts.wrong_number or facts.cut_short):
+            return ItemVerdict(item.key, "na", reason=f"{label}: {texts['not_discussed']}")
+        if intent is APOLOGY:
+            hit = _first_hit(APOLOGY.phrases, call.by_speaker[item.speaker])
+        elif intent is NEEDS:
+            hit = facts.needs
+        else:
+            hit = facts.solution
+        if hit is None:
+            return ItemVerdict(item.key, "not_met", reason=f"{label}: {texts['meaning_missed']}")
+        return _met(item, hit, f"{label}: {texts['meaning_found']}")
+    return None
+
+
+def _customer_sentiment(call: _Call, outcome: str, score: float) -> Sentiment:
+    """The word-list score, weighed with how the call went: an unresolved problem and an angry last word pull down;
+    thanks said while saying no are politeness, not joy."""
+    customer = call.by_speaker["customer"]
+    facts = call.facts
+    assert facts is not None
+    score -= sum(1.0 for turn in customer if _any_in(_NEGATIVE_MORE, turn.keys))
+    if outcome == "not_resolved":
+        score -= 1.0
+    if facts.customer_negative_end:
+        score -= 1.0
+    if outcome in ("refused", "callback") and score < 2.5:
+        score = min(score, _POSITIVE_AT - 0.5)
+    if score >= _POSITIVE_AT:
+        return "positive"
+    return "negative" if score <= _NEGATIVE_AT else "neutral"
+
+
+def _not_scored(engine: str, request: AnalysisRequest, texts: dict[str, str]) -> Analysis:
+    """A low-confidence transcript: every item "na" (the evidence check turns a not-allowed "na" into needs_review),
+    no sentiment, outcome or summary read from words nobody can trust. Timing metrics do not come from here."""
+    reason = texts["low_confidence"]
+    return Analysis(
+        engine=engine,
+        summary=reason,
+        customer_sentiment="neutral",
+        customer_sentiment_reason=reason,
+        operator_sentiment="neutral",
+        operator_sentiment_reason=reason,
+        purpose=texts["unknown_purpose"],
+        outcome="other",
+        topics=(),
+        customer_satisfied=None,
+        verdicts=tuple(ItemVerdict(item.key, "na", reason=reason) for item in request.items),
+        usage=Usage(requests=0),
+    )

@@ -148,26 +148,70 @@ class OpenAIAnalyzer:
         return f"OpenAIAnalyzer(model={self.model!r}, base_url={self.base_url!r})"  # never the key
 
     def analyze(self, request: AnalysisRequest) -> Analysis:
-        """Exactly one HTTP request. Raises ``BadResponse`` (not JSON, refusal, truncated), ``SchemaViolation``
-        (JSON of the wrong shape), ``AuthFailed``, ``RateLimited`` and other typed errors; never retries itself."""
+        """One HTTP request (OpenAI, and any server that takes a strict json_schema). Raises ``BadResponse`` (not
+        JSON, refusal, truncated), ``SchemaViolation`` (JSON of the wrong shape), ``AuthFailed``, ``RateLimited`` and
+        other typed errors; never retries a transient failure itself.
+
+        A server that rejects the strict schema (HTTP 400 naming response_format, or 5xx, e.g. llama-cpp-python) is
+        asked again with the next format of RESPONSE_FORMATS: json_object with the schema, then plain JSON with the
+        schema in the prompt and one retry on an answer of the wrong shape. What worked is remembered per base URL,
+        so only the first call to such a server costs the extra requests. Never for OpenAI's own base URL."""
         if self._client is None:
             raise AuthFailed("OpenAI API key is not configured (OPENAI_API_KEY)")
+        mode = _FORMAT_BY_BASE_URL.get(self.base_url, RESPONSE_FORMATS[0])
+        while True:
+            try:
+                analysis = self._analyze_as(request, mode)
+            except _FormatRejected as rejected:
+                following = RESPONSE_FORMATS.index(mode) + 1
+                if following == len(RESPONSE_FORMATS) or self.base_url == DEFAULT_BASE_URL.rstrip("/"):
+                    raise rejected.error from None
+                logger.warning(
+                    "llm_response_format_fallback",
+                    extra={"base_url": self.base_url, "rejected": mode, "next": RESPONSE_FORMATS[following]},
+                )
+                mode = RESPONSE_FORMATS[following]
+                continue
+            _FORMAT_BY_BASE_URL[self.base_url] = mode
+            return analysis
+
+    def _analyze_as(self, request: AnalysisRequest, mode: str) -> Analysis:
+        messages = build_messages(request)
+        if mode == "prompt":
+            messages[0] = {**messages[0], "content": messages[0]["content"] + plain_json_instruction(request.items)}
+        try:
+            return self._complete(request, messages, mode)
+        except (BadResponse, SchemaViolation) as exc:
+            if mode != "prompt":
+                raise
+            # plain JSON has no guarantee of shape: say what was wrong and ask once more
+            retry = [*messages, {"role": "user", "content": f"{exc} Answer again with the JSON object only."}]
+            return self._complete(request, retry, mode)
+
+    def _complete(self, request: AnalysisRequest, messages: list[dict[str, str]], mode: str) -> Analysis:
+        assert self._client is not None
         params: dict[str, Any] = {}
         if self.temperature is not None:
             params["temperature"] = self.temperature
+        schema = analysis_schema(request.items)
+        if mode == "json_schema":
+            params["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": schema},
+            }
+        elif mode == "json_object":
+            params["response_format"] = {"type": "json_object", "schema": schema}
         started = time.monotonic()
         try:
             raw = self._client.chat.completions.with_raw_response.create(
                 model=self.model,
-                messages=build_messages(request),
-                response_format={
-                    "type": "json_schema",
-                    "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": analysis_schema(request.items)},
-                },
+                messages=messages,
                 max_completion_tokens=completion_budget(len(request.items)),
                 **params,
             )
         except openai.APIStatusError as exc:
+            if mode != "prompt" and _rejects_format(exc):
+                raise _FormatRejected(self._status_error(exc)) from None
             # "from None": the SDK's own message repeats the whole error body, masked key included.
             raise self._status_error(exc) from None
         except openai.APITimeoutError as exc:
@@ -233,6 +277,36 @@ class OpenAIAnalyzer:
 
 
 # --- request ----------------------------------------------------------------------------------------------------------
+
+
+RESPONSE_FORMATS = ("json_schema", "json_object", "prompt")
+_FORMAT_BY_BASE_URL: dict[str, str] = {}  # base URL -> the first format of RESPONSE_FORMATS its server took
+
+
+class _FormatRejected(Exception):
+    def __init__(self, error: IntegrationError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _rejects_format(exc: openai.APIStatusError) -> bool:
+    """The server refused the response_format itself: a 400, 422 or 5xx whose error names it (llama-cpp-python
+    answers a strict json_schema with 500). A 5xx that does not is a transient failure like any other, and auth,
+    rate-limit or context-length errors are not about the format."""
+    if exc.status_code not in (400, 422) and exc.status_code < 500:
+        return False
+    body = exc.body if isinstance(exc.body, dict) else {}
+    text = (json.dumps(body, ensure_ascii=False) if body else str(exc.message)).lower()
+    return any(word in text for word in ("response_format", "json_schema", "schema", "grammar"))
+
+
+def plain_json_instruction(items: Sequence[ItemSpec]) -> str:
+    """For a server without structured output: the schema, in the system message."""
+    schema = json.dumps(analysis_schema(items), ensure_ascii=False, separators=(",", ":"))
+    return (
+        "\n\nAnswer with ONE JSON object and nothing else (no code fence, no comment). It must match this JSON "
+        f"Schema exactly: {schema}"
+    )
 
 
 def language_name(code: str) -> str:

@@ -12,10 +12,15 @@ from integrations.llm.offline import OfflineAnalyzer, normalise_text
 from integrations.llm.offline_eval import (
     FIXTURE_COMPANY,
     LANGUAGES,
+    crosscheck_cases,
+    eval_cases,
     evaluate_offline,
     fixture_request,
+    load_eval_calls,
     load_fixture_calls,
+    measure,
     standard_items,
+    tuning_cases,
 )
 
 CALLS_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "calls"
@@ -362,3 +367,133 @@ def test_evaluate_offline_reports_precision_and_recall_per_item_and_language():
         assert scores["n"] == 12
         assert scores["precision"] >= 0.9 and scores["recall"] >= 0.9, kind  # 1.0 / 1.0 on every kind today
     assert report["mismatches"] == []
+
+
+# --- the evaluation set (fixtures/eval): calls composed by scripts/make_eval_calls.py, unseen by the rules ----------
+
+EVAL_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "eval"
+
+
+def test_the_evaluation_set_covers_the_kinds_of_call_a_supervisor_sees():
+    calls = load_eval_calls(EVAL_DIR)
+    assert len(calls) >= 40
+    assert {c["language"] for c in calls} == {"en", "ru"}
+    assert {c["channels"] for c in calls} == {"mono", "stereo"}
+    assert {c["direction"] for c in calls} == {"inbound", "outbound"}
+    kinds = {"sale", "refusal", "complaint_resolved", "complaint_unresolved", "callback", "wrong_number", "rude"}
+    assert kinds <= {c["kind"] for c in calls}
+    answers = {answer for c in calls for answer in c["labels"]["items"].values()}
+    assert answers == {"met", "not_met", "na"}  # conditional items really are not applicable on some calls
+    for call in calls:  # each call is voiced, a few tens of KB, and its turns carry times from that audio
+        audio = EVAL_DIR / call["audio"]["file"]
+        assert audio.exists() and audio.stat().st_size < 120_000, call["id"]
+        assert all(t["end"] > t["start"] for t in call["turns"])
+
+
+def test_offline_analyzer_meets_the_accuracy_goals_on_the_evaluation_set():
+    report = measure(OfflineAnalyzer(), eval_cases(EVAL_DIR))
+    for language in ("en", "ru"):
+        assert report["item_accuracy"][language]["accuracy"] >= 0.85, language
+    assert report["all"]["outcome"]["accuracy"] >= 0.8
+    assert report["all"]["customer_sentiment"]["accuracy"] >= 0.8
+    assert report["all"]["score_mae"] <= 10
+
+
+def test_the_tuning_set_figures_stay_where_they_were():
+    report = measure(OfflineAnalyzer(), tuning_cases(CALLS_DIR))
+    assert report["all"]["item_accuracy"]["accuracy"] == 1.0
+    assert report["all"]["score_mae"] == 0
+
+
+APOLOGY = _item("Apologises if the customer complains", allow_na=True)
+
+
+def test_a_conditional_item_is_not_applicable_when_its_condition_did_not_arise():
+    # Example phrases used to make "apologises if the customer complains" fail on every call without a complaint.
+    analyzer = OfflineAnalyzer()
+    calm = _request(("operator", "Hello, Dialix Market."), ("customer", "What time do you open on Sunday?"),
+                    ("operator", "We open at nine."), items=(APOLOGY,))  # fmt: skip
+    verdict = analyzer.analyze(calm).verdicts[0]
+    assert (verdict.answer, verdict.reason) == ("na", "not applicable: the customer did not complain")
+
+    complaint = (("operator", "Hello, Dialix Market."), ("customer", "My parcel never arrived and nobody called me."))
+    sorry = analyzer.analyze(_request(*complaint, ("operator", "I'm so sorry about that."), items=(APOLOGY,)))
+    assert (sorry.verdicts[0].answer, sorry.verdicts[0].evidence_quote) == ("met", "I'm so sorry about that.")
+    blunt = analyzer.analyze(_request(*complaint, ("operator", "Give me the number."), items=(APOLOGY,)))
+    assert blunt.verdicts[0].answer == "not_met"
+
+
+def test_a_conditional_item_reads_russian_conditions_too():
+    item = _item("Извиняется, если клиент жалуется", allow_na=True)
+    analysis = OfflineAnalyzer().analyze(
+        _request(("operator", "Здравствуйте."), ("customer", "Сколько стоит доставка?"), items=(item,), language="ru")
+    )
+    assert analysis.verdicts[0].answer == "na"
+
+
+def test_needs_finding_and_a_solution_are_recognised_without_example_phrases():
+    items = (
+        ItemSpec(key="needs", checklist="c", section="s", criterion="Finds out what the customer needs"),
+        ItemSpec(key="offer", checklist="c", section="s", criterion="Offers a solution"),
+    )
+    asked = _request(
+        ("operator", "Good morning, Dialix Market."),
+        ("customer", "I need a printer for a small office."),
+        ("operator", "How many pages do you print a week?"),
+        ("customer", "A few hundred."),
+        ("operator", "Then I'd recommend the LaserJet 200, it handles that easily."),
+        items=items,
+    )
+    needs, offer = OfflineAnalyzer().analyze(asked).verdicts
+    assert (needs.answer, needs.evidence_quote) == ("met", "How many pages do you print a week?")
+    assert (offer.answer, offer.evidence_quote) == (
+        "met",
+        "Then I'd recommend the LaserJet 200, it handles that easily.",
+    )
+    silent = _request(
+        ("operator", "Good morning."), ("customer", "I need a printer."), ("operator", "OK."), items=items
+    )
+    assert [v.answer for v in OfflineAnalyzer().analyze(silent).verdicts] == ["not_met", "not_met"]
+
+
+def test_an_outbound_call_is_summed_up_by_its_reason_not_its_greeting():
+    request = AnalysisRequest(
+        turns=(
+            TurnText("operator", 0, 3000, "Good afternoon, is this Mister Reed? My name is Anna, from Dialix Market."),
+            TurnText("customer", 3500, 4000, "Yes."),
+            TurnText("operator", 4500, 9000, "Your new washing machine is ready and we can install it this week."),
+            TurnText("customer", 9500, 11000, "Great, Thursday works."),
+            TurnText("operator", 11500, 14000, "Perfect, the engineer will come on Thursday at ten."),
+        ),
+        items=(),
+        answer_language="en",
+        company_name=FIXTURE_COMPANY,
+        direction="outbound",
+    )
+    summary = OfflineAnalyzer().analyze(request).summary
+    assert summary.startswith("Operator: Your new washing machine is ready")
+    assert "Good afternoon" not in summary and summary.endswith("the engineer will come on Thursday at ten.")
+
+
+def test_a_low_confidence_transcript_is_not_judged_on_its_words():
+    request = AnalysisRequest(
+        turns=(TurnText("operator", 0, 3000, "Assalomu alaykum, Dialix Market."),),
+        items=(_item("Greeted the customer"), _item("Apologises if the customer complains", allow_na=True)),
+        answer_language="uz",
+        company_name=FIXTURE_COMPANY,
+        low_confidence=True,
+    )
+    analysis = OfflineAnalyzer().analyze(request)
+    assert [v.answer for v in analysis.verdicts] == ["na", "na"]
+    assert all(v.evidence_quote == "" for v in analysis.verdicts)
+    assert analysis.outcome == "other" and analysis.customer_sentiment == "neutral"
+    assert analysis.summary == "transkript ishonchsiz (so'zlar noaniq): baholanmaydi, tekshirish kerak"
+
+
+def test_the_meaning_rules_hold_on_another_authors_wording_too():
+    # The tuning calls were written by someone else for other items; crosscheck.json labels them for the evaluation
+    # checklist (needs, solution, conditional apology, next step): 76 of 80 items today.
+    report = measure(OfflineAnalyzer(), crosscheck_cases(CALLS_DIR, EVAL_DIR))
+    assert report["calls"] == 10
+    assert report["all"]["item_accuracy"]["accuracy"] >= 0.85
+    assert report["all"]["outcome"]["accuracy"] >= 0.8

@@ -379,3 +379,31 @@ def test_azure_api_version_adds_the_query_and_the_api_key_header(fake: FakeOpenA
     [request] = fake.chat.requests()
     assert request.query == {"api-version": ["2024-10-21"]}
     assert request.headers["api-key"] == fake.api_key
+
+
+# --- servers without strict json_schema (llama-cpp-python, older vLLM / Ollama builds) ------------------------------
+
+
+def test_a_server_that_rejects_json_schema_is_asked_with_json_object_and_remembered(fake):
+    fake.chat.accepts = frozenset({"json_object"})  # llama-cpp-python 0.3.36: 500 for json_schema
+    analyzer = make_analyzer(fake)
+
+    first = analyzer.analyze(REQUEST)
+    second = make_analyzer(fake).analyze(REQUEST)  # another analyzer, the same base URL: detected once
+
+    kinds = [body.get("response_format", {}).get("type") for body in fake.chat.bodies()]
+    assert kinds == ["json_schema", "json_object", "json_object"]
+    assert fake.chat.bodies()[1]["response_format"]["schema"] == analysis_schema(ITEMS)
+    assert [v.key for v in first.verdicts] == [v.key for v in second.verdicts] == [i.key for i in ITEMS]
+
+
+def test_a_server_without_structured_output_gets_the_schema_in_the_prompt_and_one_retry(fake):
+    fake.chat.accepts = frozenset({"none"})
+    fake.chat.answer_next("malformed")  # the first plain-JSON answer is cut: asked once more, with the reason
+    analysis = make_analyzer(fake).analyze(REQUEST)
+
+    bodies = fake.chat.bodies()
+    assert [b.get("response_format", {}).get("type") for b in bodies] == ["json_schema", "json_object", None, None]
+    assert "JSON Schema exactly" in bodies[2]["messages"][0]["content"]
+    assert bodies[3]["messages"][-1]["role"] == "user" and "JSON object only" in bodies[3]["messages"][-1]["content"]
+    assert len(analysis.verdicts) == len(ITEMS)
