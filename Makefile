@@ -54,6 +54,7 @@ bench: venv services
 	DJANGO_SETTINGS_MODULE=dialix.settings.test $(PY) bench/pipeline.py
 	DJANGO_SETTINGS_MODULE=dialix.settings.test $(PY) bench/stt.py
 	DJANGO_SETTINGS_MODULE=dialix.settings.test $(PY) bench/console.py  # loads 1M calls / 10M utterances once (minutes)
+	DJANGO_SETTINGS_MODULE=dialix.settings.test $(PY) bench/api.py  # the API on console.py's 1M calls
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from calls.admin_list import CallListMixin
@@ -31,6 +32,20 @@ def clock(milliseconds: int) -> str:
     """A moment or a length of a call as a person reads it: m:ss (75 500 ms -> 1:15)."""
     minutes, seconds = divmod(int(milliseconds) // 1000, 60)
     return f"{minutes}:{seconds:02d}"
+
+
+def _js_strings() -> dict:
+    """The words static/console/call_review.js shows, in the user's language (the page writes them with json_script:
+    data, not code, so no Django JS catalog and no inline script). A plural message is given per CLDR category, which
+    the script picks with Intl.PluralRules: a sample count per category gives gettext's form for it."""
+
+    samples = {"one": 1, "few": 2, "many": 5, "other": 2}
+    return {
+        "turns_found": {c: ngettext("%(count)s turn", "%(count)s turns", n) for c, n in samples.items()},
+        "not_saved": gettext("Not saved."),
+        "saved": gettext("Saved: %(answer)s. The score is recomputed."),
+        "no_answer": gettext("Not saved: the server did not answer. Try again."),
+    }
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -105,7 +120,11 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
     @admin.display(description=_("Status"), ordering="status")
     def status_badge(self, obj: Call) -> str:
         if obj.status == CallStatus.FAILED:
-            return format_html('<b style="color:#b00" title="{}">Failed: {}</b>', obj.failure_reason, obj.failure_code)
+            return format_html(
+                '<b style="color:#b00" title="{}">{}</b>',
+                obj.failure_reason,
+                gettext("Failed: %(code)s") % {"code": obj.failure_code},
+            )
         return obj.get_status_display()
 
     @admin.display(description=_("Recording"))
@@ -123,14 +142,19 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
         from calls.services.pipeline import calls_retry_recording
 
         count = calls_retry_recording(calls=queryset)
-        self.message_user(request, f"{count} call(s) queued to fetch their recording again.")
+        text = gettext("%(count)s call(s) queued to fetch their recording again.")
+        self.message_user(request, text % {"count": count})
 
     @admin.action(description=_("Re-analyse (keeps the transcript)"), permissions=["change"])
     def reanalyse(self, request: HttpRequest, queryset, engine: str | None = None) -> None:
         from calls.services.analysis import calls_reanalyse
 
         count = calls_reanalyse(calls=queryset, engine=engine)
-        self.message_user(request, f"{count} call(s) queued for analysis{f' with {engine}' if engine else ''}.")
+        if engine:
+            text = gettext("%(count)s call(s) queued for analysis with %(engine)s.")
+        else:
+            text = gettext("%(count)s call(s) queued for analysis.")
+        self.message_user(request, text % {"count": count, "engine": engine})
 
     @admin.action(description=_("Re-analyse with the offline rules"), permissions=["change"])
     def reanalyse_offline(self, request: HttpRequest, queryset) -> None:
@@ -145,7 +169,11 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
         from calls.services.transcription import calls_retranscribe
 
         count = calls_retranscribe(calls=queryset, engine=engine)
-        self.message_user(request, f"{count} call(s) queued for transcription{f' with {engine}' if engine else ''}.")
+        if engine:
+            text = gettext("%(count)s call(s) queued for transcription with %(engine)s.")
+        else:
+            text = gettext("%(count)s call(s) queued for transcription.")
+        self.message_user(request, text % {"count": count, "engine": engine})
 
     @admin.action(description=_("Re-transcribe with the offline engine"), permissions=["change"])
     def retranscribe_offline(self, request: HttpRequest, queryset) -> None:
@@ -170,9 +198,13 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
                 swapped += 1
             except SwapNotPossible as exc:
                 refused.append(f"{call.pbx_call_id}: {exc.message}")
-        self.message_user(request, f"Speakers swapped on {swapped} call(s); they are analysed again.")
+        self.message_user(
+            request,
+            gettext("Speakers swapped on %(count)s call(s); they are analysed again.") % {"count": swapped},
+        )
         if refused:
-            self.message_user(request, "Not swapped: " + "; ".join(refused), messages.WARNING)
+            refusals = "; ".join(refused)
+            self.message_user(request, gettext("Not swapped: %(calls)s") % {"calls": refusals}, messages.WARNING)
 
     def get_object(self, request: HttpRequest, object_id: str, from_field=None):
         """The call with what its review page's header shows (operator, company, transcript, analysis), read once per
@@ -231,9 +263,14 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
         started = timezone.localtime(call.started_at, zone)
         return {
             # Django's title and subtitle (str(call)) would show the time in UTC: the company's zone, named.
-            "title": "Call review",
-            "subtitle": f"{call.get_direction_display()} call {call.pbx_call_id} · {started:%Y-%m-%d %H:%M} "
-            f"({call.company.time_zone})",
+            "title": gettext("Call review"),
+            "subtitle": gettext("%(direction)s call %(call)s · %(time)s (%(zone)s)")
+            % {
+                "direction": call.get_direction_display(),
+                "call": call.pbx_call_id,
+                "time": f"{started:%Y-%m-%d %H:%M}",
+                "zone": call.company.time_zone,
+            },
             "call": call,
             "transcript": transcript,
             "analysis": getattr(call, "analysis", None),
@@ -248,17 +285,22 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
             "can_review": self.has_change_permission(request, call),
             "engine_settings_url": reverse("admin:integrations_enginesettings_changelist"),
             "swap_url": reverse("admin:calls_call_swap_speakers", args=[call.pk]),
+            "dlx_strings": _js_strings(),
             "metrics": [
-                ("Operator talk", call.operator_talk_seconds, "s"),
-                ("Customer talk", call.customer_talk_seconds, "s"),
-                ("Operator share of talk", None if call.talk_ratio is None else round(call.talk_ratio * 100), "%"),
-                ("Silence", None if call.silence_share is None else round(call.silence_share * 100), "%"),
-                ("Longest silence", call.longest_silence_seconds, "s"),
-                ("Overtalk", call.overtalk_seconds, "s"),
-                ("Interruptions", call.interruptions, ""),
-                ("Operator speech rate", call.operator_words_per_minute, "words/min"),
-                ("Operator's first word after", call.first_operator_word_seconds, "s"),
-                ("Longest customer monologue", call.longest_customer_monologue_seconds, "s"),
+                (gettext("Operator talk"), call.operator_talk_seconds, "s"),
+                (gettext("Customer talk"), call.customer_talk_seconds, "s"),
+                (
+                    gettext("Operator share of talk"),
+                    None if call.talk_ratio is None else round(call.talk_ratio * 100),
+                    "%",
+                ),
+                (gettext("Silence"), None if call.silence_share is None else round(call.silence_share * 100), "%"),
+                (gettext("Longest silence"), call.longest_silence_seconds, "s"),
+                (gettext("Overtalk"), call.overtalk_seconds, "s"),
+                (gettext("Interruptions"), call.interruptions, ""),
+                (gettext("Operator speech rate"), call.operator_words_per_minute, gettext("words/min")),
+                (gettext("Operator's first word after"), call.first_operator_word_seconds, "s"),
+                (gettext("Longest customer monologue"), call.longest_customer_monologue_seconds, "s"),
             ],
         }
 
@@ -295,7 +337,7 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
                 return JsonResponse(
                     {"error": {"code": exc.code, "message": problems, "details": exc.details}}, status=400
                 )
-            self.message_user(request, f"Not changed: {problems}", messages.ERROR)
+            self.message_user(request, gettext("Not changed: %(problems)s") % {"problems": problems}, messages.ERROR)
             return HttpResponseRedirect(back)
         call = Call.objects.only("score", "auto_fail", "needs_review").get(pk=call.pk)
         if wants_json:
@@ -305,7 +347,11 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
                     "call": {"score": call.score, "auto_fail": call.auto_fail, "needs_review": call.needs_review},
                 }
             )
-        self.message_user(request, f"Answer corrected to “{result.get_answer_display()}”; the score is recomputed.")
+        self.message_user(
+            request,
+            gettext("Answer corrected to “%(answer)s”; the score is recomputed.")
+            % {"answer": result.get_answer_display()},
+        )
         return HttpResponseRedirect(back)
 
     def swap_speakers_view(self, request: HttpRequest, object_id: str):
@@ -315,10 +361,11 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
         try:
             call_swap_speakers(company=call.company, call_id=call.pk, by=request.user.get_username())
         except SwapNotPossible as exc:
-            self.message_user(request, f"Speakers not swapped: {exc.message}", messages.ERROR)
+            self.message_user(request, gettext("Speakers not swapped: %(why)s") % {"why": exc.message}, messages.ERROR)
         else:
             self.message_user(
-                request, "Operator and customer swapped; the call is analysed again, keeping supervisor corrections."
+                request,
+                gettext("Operator and customer swapped; the call is analysed again, keeping supervisor corrections."),
             )
         return HttpResponseRedirect(reverse("admin:calls_call_change", args=[call.pk]))
 
@@ -353,13 +400,16 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
             failed = len(results) - created - duplicates
             self.message_user(
                 request,
-                f"{created} call(s) created, {duplicates} already known (not duplicated), {failed} not stored.",
+                gettext(
+                    "%(created)s call(s) created, %(duplicates)s already known (not duplicated), %(failed)s not stored."
+                )
+                % {"created": created, "duplicates": duplicates, "failed": failed},
                 messages.WARNING if failed else messages.SUCCESS,
             )
             form = CallUploadForm(operators=operators, initial={"direction": form.cleaned_data["direction"]})
         context = {
             **self.admin_site.each_context(request),
-            "title": "Upload call recordings",
+            "title": gettext("Upload call recordings"),
             "form": form,
             "opts": self.model._meta,
             "no_company": company is None,
@@ -385,7 +435,7 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
             return row
         except Exception:  # a bug or a storage failure on one file: reported on its row, logged with the details
             logger.exception("call_upload_failed", extra={"company_id": company.pk, "upload_name": upload.name[:200]})
-            row["error"] = "This file could not be stored (an internal error, logged). Try it again."
+            row["error"] = gettext("This file could not be stored (an internal error, logged). Try it again.")
             return row
         row["outcome"] = "created" if result.created else "duplicate"
         row["call"] = result.call
@@ -400,7 +450,7 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
 
 class OverrideForm(forms.ModelForm):
     new_answer = forms.ChoiceField(
-        choices=[("", "— choose —"), ("met", "Met"), ("not_met", "Not met"), ("na", "Not applicable")],
+        choices=[("", _("— choose —")), ("met", _("Met")), ("not_met", _("Not met")), ("na", _("Not applicable"))],
         required=True,
         label=_("New answer"),
     )
@@ -413,7 +463,7 @@ class OverrideForm(forms.ModelForm):
     def clean_new_answer(self) -> str:
         answer = self.cleaned_data["new_answer"]
         if answer == "na" and self.instance.pk and not self.instance.version_item.allow_na:
-            raise forms.ValidationError("This item does not allow “not applicable”.")
+            raise forms.ValidationError(_("This item does not allow “not applicable”."))
         return answer
 
 
@@ -476,4 +526,4 @@ class ItemResultAdmin(CompanyScopedAdmin):
                 by=request.user,
             )
         except OverrideInvalid as exc:
-            self.message_user(request, f"Not changed: {exc.details}", messages.ERROR)
+            self.message_user(request, gettext("Not changed: %(problems)s") % {"problems": exc.details}, messages.ERROR)

@@ -12,6 +12,8 @@ from django.http import Http404, HttpRequest, HttpResponseNotAllowed, HttpRespon
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from calls.models import Call, CoachingNote, ReviewState
 from calls.services.review import (
@@ -33,10 +35,10 @@ from companies.tenancy import company_for
 QUEUE_PAGE_SIZE = 100
 COUNT_CAP = 10_000
 REASONS = {
-    "auto_fail": "auto-fail",
-    "needs_review": "needs review",
-    "low_confidence": "low confidence",
-    "sample": "random sample",
+    "auto_fail": _("auto-fail"),
+    "needs_review": _("needs review"),
+    "low_confidence": _("low confidence"),
+    "sample": _("random sample"),
 }
 
 
@@ -50,7 +52,7 @@ class CallReviewMixin:
 
     def _member_company(self, request: HttpRequest):
         if request.user.is_superuser:
-            raise PermissionDenied("Log in as a member of the company to review its calls.")
+            raise PermissionDenied(gettext("Log in as a member of the company to review its calls."))
         return company_for(request)
 
     def _may_review(self, request: HttpRequest) -> bool:
@@ -58,7 +60,7 @@ class CallReviewMixin:
 
     def _post_target(self, request: HttpRequest, object_id: str) -> Call:
         if not self._may_review(request):
-            raise PermissionDenied("Your role cannot review calls.")
+            raise PermissionDenied(gettext("Your role cannot review calls."))
         call = self.get_object(request, object_id)
         if call is None:
             raise Http404
@@ -116,13 +118,13 @@ class CallReviewMixin:
     # --- POST endpoints --------------------------------------------------------------------------------------------
 
     def review_claim_view(self, request: HttpRequest, object_id: str):
-        return self._review_action(request, object_id, review_claim, "You are reviewing this call.")
+        return self._review_action(request, object_id, review_claim, gettext("You are reviewing this call."))
 
     def review_done_view(self, request: HttpRequest, object_id: str):
-        return self._review_action(request, object_id, review_mark_reviewed, "Marked reviewed.")
+        return self._review_action(request, object_id, review_mark_reviewed, gettext("Marked reviewed."))
 
     def review_release_view(self, request: HttpRequest, object_id: str):
-        return self._review_action(request, object_id, review_release, "Released: someone else may review it.")
+        return self._review_action(request, object_id, review_release, gettext("Released: someone else may review it."))
 
     def _review_action(self, request: HttpRequest, object_id: str, service, done: str):
         if request.method != "POST":
@@ -131,7 +133,7 @@ class CallReviewMixin:
         try:
             service(company=call.company, call_id=call.pk, by=request.user)
         except ReviewNotPossible as exc:
-            self.message_user(request, f"Not done: {exc.message}", messages.ERROR)
+            self.message_user(request, gettext("Not done: %(why)s") % {"why": exc.message}, messages.ERROR)
         else:
             self.message_user(request, done)
         return self._back(request, call)
@@ -140,13 +142,13 @@ class CallReviewMixin:
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not self._may_review(request):
-            raise PermissionDenied("Your role cannot review calls.")
+            raise PermissionDenied(gettext("Your role cannot review calls."))
         company = self._member_company(request)
         call = review_claim_next(company=company, by=request.user)
         if call is None:
-            self.message_user(request, "The review queue is empty: nothing left to claim.", messages.INFO)
+            self.message_user(request, gettext("The review queue is empty: nothing left to claim."), messages.INFO)
             return HttpResponseRedirect(reverse("admin:calls_call_review_queue"))
-        self.message_user(request, "You are reviewing this call.")
+        self.message_user(request, gettext("You are reviewing this call."))
         return HttpResponseRedirect(reverse("admin:calls_call_change", args=[call.pk]))
 
     def note_add_view(self, request: HttpRequest, object_id: str):
@@ -157,7 +159,9 @@ class CallReviewMixin:
             at_ms = parse_moment(request.POST.get("at", ""))
         except ValueError:
             self.message_user(
-                request, "Not saved: write the moment as m:ss (e.g. 1:05) or leave it empty.", messages.ERROR
+                request,
+                gettext("Not saved: write the moment as m:ss (e.g. 1:05) or leave it empty."),
+                messages.ERROR,
             )
             return self._back(request, call)
         try:
@@ -169,9 +173,9 @@ class CallReviewMixin:
                 at_ms=at_ms,
             )
         except CoachingNoteInvalid as exc:
-            self.message_user(request, f"Not saved: {exc.message}", messages.ERROR)
+            self.message_user(request, gettext("Not saved: %(why)s") % {"why": exc.message}, messages.ERROR)
         else:
-            self.message_user(request, "Coaching note saved; the operator will read it.")
+            self.message_user(request, gettext("Coaching note saved; the operator will read it."))
         url = reverse("admin:calls_call_change", args=[call.pk])
         return HttpResponseRedirect(f"{url}#dlx-notes")
 
@@ -185,14 +189,16 @@ class CallReviewMixin:
         is_owner = request.user.has_perm("companies.change_membership")
         if request.method == "POST":
             if not is_owner:
-                raise PermissionDenied("Only an owner sets the review sample.")
+                raise PermissionDenied(gettext("Only an owner sets the review sample."))
             try:
                 company_review_sample_set(company=company, percent=int(request.POST.get("sample_percent", "")))
             except ValueError:
-                self.message_user(request, "The sample is a whole percent, 0 to 100.", messages.ERROR)
+                self.message_user(request, gettext("The sample is a whole percent, 0 to 100."), messages.ERROR)
             else:
                 self.message_user(
-                    request, f"Review sample set to {company.review_sample_percent}% of each operator's calls."
+                    request,
+                    gettext("Review sample set to %(percent)s%% of each operator's calls.")
+                    % {"percent": company.review_sample_percent},
                 )
             return HttpResponseRedirect(reverse("admin:calls_call_review_queue"))
         queue = review_queue(company=company)
@@ -203,7 +209,7 @@ class CallReviewMixin:
             row.mine = row.review_claimed_by_id == request.user.pk
         context = {
             **self.admin_site.each_context(request),
-            "title": "Review queue",
+            "title": gettext("Review queue"),
             "opts": self.model._meta,
             "rows": rows,
             # Counted up to a cap: a backlog of a million calls is "10000+", not a count of a million rows.
@@ -251,7 +257,7 @@ class CoachingNoteAdmin(CompanyScopedAdmin):
     fields = readonly_fields
     show_full_result_count = False
 
-    @admin.display(description="Moment")
+    @admin.display(description=_("Moment"))
     def moment(self, obj: CoachingNote) -> str:
         return "—" if obj.at_ms is None else clock(obj.at_ms)
 

@@ -126,3 +126,48 @@ def call_search_hits(*, call_ids: list[int], term: str) -> dict[int, TranscriptH
     for call_id, speaker, start_ms, text in rows:
         hits.setdefault(call_id, TranscriptHit(call_id=call_id, speaker=speaker, start_ms=start_ms, text=text))
     return hits
+
+
+# --- The integrator API (issue 13): calls with what a list shows, and what `expand=` adds, in constant queries ---
+
+API_EXPANSIONS = ("analysis", "scorecards", "transcript")
+
+
+def call_api_list(*, company: Company, expand: frozenset[str] | set[str] = frozenset()) -> QuerySet[Call]:
+    """The company's calls for the API: operator and transcript joined (low confidence), and per expansion one
+    join or one prefetch query for the whole page, never one per call."""
+    calls = (
+        Call.objects.for_company(company)
+        .select_related("operator", "transcript", "reviewed_by")
+        .order_by("-started_at", "-id")
+    )
+    if "analysis" in expand:
+        calls = calls.select_related("analysis")
+    if "scorecards" in expand:
+        results = ItemResult.objects.select_related("version_item", "overridden_by").order_by(
+            "version_item__order", "id"
+        )
+        scorecards = (
+            Scorecard.objects.select_related("version__checklist")
+            .prefetch_related(Prefetch("results", queryset=results))
+            .order_by("version__checklist__name", "id")
+        )
+        calls = calls.prefetch_related(Prefetch("scorecards", queryset=scorecards))
+    if "transcript" in expand:
+        calls = calls.prefetch_related(
+            Prefetch("utterances", queryset=Utterance.objects.order_by("start_ms", "id"))
+        )
+    return calls
+
+
+def call_item_result(*, call: Call, result_id: int) -> ItemResult:
+    """One item result of the call's scorecards (DoesNotExist for another call's or company's)."""
+    return ItemResult.objects.filter(company_id=call.company_id, call=call).get(pk=result_id)
+
+
+def calls_said(*, calls: QuerySet[Call], term: str) -> QuerySet[Call]:
+    """The calls in which these words were said (the same full-text match as the console's search)."""
+    term = " ".join(term.split())
+    if not term:
+        return calls
+    return calls.filter(Exists(Utterance.objects.filter(_said(term), call_id=OuterRef("pk"))))

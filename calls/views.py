@@ -1,14 +1,17 @@
-"""The recording of a call, for the console's audio player: authenticated, company-scoped, seekable (HTTP Range)."""
+"""The recording of a call, for the console's audio player: authenticated, company-scoped, seekable (HTTP Range).
+An API caller gets a short-lived signed link to it instead (`?sig=`, calls.recording_links), valid without a login."""
 
 import mimetypes
 import re
 
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
 from django.core.files.storage import FileSystemStorage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.views import View
 
 from calls.models import Call
+from calls.recording_links import recording_link_company
 from calls.selectors import call_get
 from companies.roles import DASHBOARD_ROLES
 from companies.tenancy import RoleRequiredMixin
@@ -21,9 +24,26 @@ class CallRecordingView(LoginRequiredMixin, RoleRequiredMixin, View):
     allowed_roles = DASHBOARD_ROLES
 
     def dispatch(self, request, *args, **kwargs):
+        if "sig" in request.GET:
+            return self._signed(request, kwargs["pk"])
         if request.user.is_authenticated and request.user.is_superuser:
             return View.dispatch(self, request, *args, **kwargs)  # Dialix staff: any company's call
         return super().dispatch(request, *args, **kwargs)
+
+    def _signed(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """A link from the API: the signature names the company and the call, and expires."""
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponse(status=405)
+        company_id = recording_link_company(signature=request.GET["sig"], call_id=pk)
+        if company_id is None:
+            raise PermissionDenied("This recording link is invalid or has expired: ask the API for a new one.")
+        try:
+            call = call_get(company=None, call_id=pk)
+        except Call.DoesNotExist as exc:
+            raise Http404("No such call.") from exc
+        if call.company_id != company_id:
+            raise Http404("No such call.")
+        return self._serve(request, call)
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         company = None if request.user.is_superuser else request._dialix_company
@@ -31,6 +51,9 @@ class CallRecordingView(LoginRequiredMixin, RoleRequiredMixin, View):
             call = call_get(company=company, call_id=pk)
         except Call.DoesNotExist as exc:
             raise Http404("No such call.") from exc
+        return self._serve(request, call)
+
+    def _serve(self, request: HttpRequest, call: Call) -> HttpResponse:
         if not call.recording:
             raise Http404("This call has no recording.")
         storage = call.recording.storage

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from checklists.models import CALL_DIRECTIONS, Checklist, ChecklistItem, ChecklistSection, ChecklistVersion
 from checklists.services import (
@@ -33,8 +34,8 @@ class ItemForm(forms.ModelForm):
     section_title = forms.CharField(
         required=False,
         max_length=200,
-        label="Section title",
-        help_text="Type a section's title to put the item there (a new title makes the section).",
+        label=gettext_lazy("Section title"),
+        help_text=gettext_lazy("Type a section's title to put the item there (a new title makes the section)."),
         widget=forms.TextInput(attrs={"list": SECTION_TITLES_LIST, "size": 12, "autocomplete": "off"}),
     )
 
@@ -47,7 +48,11 @@ class ItemForm(forms.ModelForm):
             "weight": forms.NumberInput(attrs={"min": 1, "class": "dlx-narrow"}),
             "order": forms.NumberInput(attrs={"min": 0, "class": "dlx-narrow"}),
         }
-        labels = {"is_critical": "Critical", "allow_na": "N/A allowed", "example_phrases": "Example phrases"}
+        labels = {
+            "is_critical": gettext_lazy("Critical"),
+            "allow_na": gettext_lazy("N/A allowed"),
+            "example_phrases": gettext_lazy("Example phrases"),
+        }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -116,7 +121,7 @@ class ChecklistForm(forms.ModelForm):
         choices=CALL_DIRECTIONS,
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Call directions it applies to; none ticked: every call.",
+        help_text=gettext_lazy("Call directions it applies to; none ticked: every call."),
     )
 
     class Meta:
@@ -143,15 +148,15 @@ class ChecklistAdmin(CompanyScopedAdmin):
 
         return super().get_queryset(request).annotate(latest=Max("versions__number"))
 
-    @admin.display(description="Version", ordering="latest")
+    @admin.display(description=gettext_lazy("Version"), ordering="latest")
     def latest_version(self, obj: Checklist) -> str:
-        return f"v{obj.latest}" if obj.latest else "not published"
+        return f"v{obj.latest}" if obj.latest else _("not published")
 
-    @admin.display(description="Directions")
+    @admin.display(description=gettext_lazy("Directions"))
     def applies_to(self, obj: Checklist) -> str:
         labels = dict(CALL_DIRECTIONS)
         chosen = obj.directions if isinstance(obj.directions, list) else []
-        return ", ".join(str(labels.get(code, code)) for code in chosen) or "All calls"
+        return ", ".join(str(labels.get(code, code)) for code in chosen) or _("All calls")
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
@@ -171,19 +176,26 @@ class ChecklistAdmin(CompanyScopedAdmin):
         if changes.item_count == 0:
             self.message_user(
                 request,
-                f"“{checklist.name}” is a draft: it has no items, so it cannot be published and scores no call. "
-                "Add items (each names its section), then publish.",
+                _(
+                    "“%(checklist)s” is a draft: it has no items, so it cannot be published and scores no call. "
+                    "Add items (each names its section), then publish."
+                )
+                % {"checklist": checklist.name},
                 messages.WARNING,
             )
         elif changes.has_changes:
-            scored_with = (
-                f"calls are still scored with version {changes.latest_number}"
-                if changes.latest_number
-                else "no call is scored with it"
-            )
+            if changes.latest_number:
+                text = _(
+                    "“%(checklist)s” is saved as a draft: calls are still scored with version %(version)s until you "
+                    "publish it (Publish…)."
+                )
+            else:
+                text = _(
+                    "“%(checklist)s” is saved as a draft: no call is scored with it until you publish it (Publish…)."
+                )
             self.message_user(
                 request,
-                f"“{checklist.name}” is saved as a draft: {scored_with} until you publish it (Publish…).",
+                text % {"checklist": checklist.name, "version": changes.latest_number},
                 messages.WARNING,
             )
 
@@ -221,18 +233,24 @@ class ChecklistAdmin(CompanyScopedAdmin):
                 return HttpResponseRedirect(request.path)
             if version is None:
                 latest = checklist_changes(checklist=checklist).latest_number
-                self.message_user(request, f"Nothing changed since version {latest}: no new version was made.")
+                self.message_user(
+                    request,
+                    _("Nothing changed since version %(version)s: no new version was made.") % {"version": latest},
+                )
             else:
                 self.message_user(
                     request,
-                    f"Published version {version.number} of “{checklist.name}”: new calls are scored with it; "
-                    "calls scored earlier keep their version.",
+                    _(
+                        "Published version %(version)s of “%(checklist)s”: new calls are scored with it; "
+                        "calls scored earlier keep their version."
+                    )
+                    % {"version": version.number, "checklist": checklist.name},
                     messages.SUCCESS,
                 )
             return HttpResponseRedirect(change_url)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Publish “{checklist.name}”",
+            "title": _("Publish “%(checklist)s”") % {"checklist": checklist.name},
             "subtitle": None,
             "opts": self.opts,
             "app_label": self.opts.app_label,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import Count, Max, Q
+from django.utils.translation import gettext_lazy
 
 from checklists.models import (
     Checklist,
@@ -24,12 +25,14 @@ from dialix.errors import DialixError
 
 class ChecklistEmpty(DialixError):
     code, http_status = "checklist_empty", 409
-    default_message = "A checklist without items cannot be published: add at least one item and save it."
+    default_message = gettext_lazy("A checklist without items cannot be published: add at least one item and save it.")
 
 
 class ChecklistChangedSincePreview(DialixError):
     code, http_status = "checklist_changed_since_preview", 409
-    default_message = "The draft was edited after this preview: look at the changes again before publishing."
+    default_message = gettext_lazy(
+        "The draft was edited after this preview: look at the changes again before publishing."
+    )
 
 
 def _snapshot(checklist: Checklist) -> list[tuple]:
@@ -66,19 +69,19 @@ def _fingerprint(snapshot: list[tuple]) -> str:
 
 # The fields of an item a supervisor edits, as (snapshot index, label) in the order the preview lists them.
 _COMPARED = [
-    (1, "section"),
-    (2, "criterion"),
-    (3, "weight"),
-    (4, "critical"),
-    (5, "N/A allowed"),
-    (6, "examples"),
-    (7, "speaker"),
+    (1, gettext_lazy("section")),
+    (2, gettext_lazy("criterion")),
+    (3, gettext_lazy("weight")),
+    (4, gettext_lazy("critical")),
+    (5, gettext_lazy("N/A allowed")),
+    (6, gettext_lazy("examples")),
+    (7, gettext_lazy("speaker")),
 ]
 
 
 def _shown(index: int, value: object) -> str:
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return str(gettext_lazy("yes") if value else gettext_lazy("no"))
     if index == 6:
         return " / ".join(value) if value else "—"
     if index == 7:
@@ -141,7 +144,7 @@ def checklist_changes(*, checklist: Checklist) -> ChecklistChanges:
         if old is None:
             continue
         diffs = [
-            FieldChange(field=label, before=_shown(index, old[index]), after=_shown(index, row[index]))
+            FieldChange(field=str(label), before=_shown(index, old[index]), after=_shown(index, row[index]))
             for index, label in _COMPARED
             if old[index] != row[index]
         ]
@@ -245,3 +248,62 @@ def versions_for(*, company: Company, operator_id: int | None, direction: str) -
         .prefetch_related("items")
         .order_by("checklist__name")
     )
+
+
+# --- The checklists API (issue 13): a checklist with its sections and items written in one request ---
+
+
+class ChecklistInvalid(DialixError):
+    code, http_status = "invalid", 400
+    default_message = "Invalid input."
+
+
+@transaction.atomic
+def checklist_save(
+    *,
+    company: Company,
+    checklist: Checklist | None = None,
+    fields: dict,
+    operator_ids: list[int] | None = None,
+    sections: list[dict] | None = None,
+) -> Checklist:
+    """Creates (checklist=None) or changes a checklist's draft. `fields`: name, description, is_active, directions.
+    `operator_ids` (None: unchanged) must be the company's operators. `sections` (None: unchanged) replaces the
+    draft's sections and items: [{"title", "items": [{"criterion", "weight", "is_critical", "allow_na",
+    "examples", "speaker"}]}]. Published versions never change; publish to freeze the draft."""
+    from operators.models import Operator
+
+    checklist = checklist or Checklist(company=company)
+    for name, value in fields.items():
+        setattr(checklist, name, value)
+    name_taken = Checklist.objects.for_company(company).filter(name=checklist.name).exclude(pk=checklist.pk).exists()
+    if name_taken:
+        raise ChecklistInvalid(details={"name": ["Another checklist has this name."]})
+    checklist.save()
+    if operator_ids is not None:
+        found = list(Operator.objects.for_company(company).filter(pk__in=operator_ids))
+        if len(found) != len(set(operator_ids)):
+            raise ChecklistInvalid(details={"operator_ids": ["No such operator in your company."]})
+        checklist.operators.set(found)
+    if sections is not None:
+        ChecklistSection.objects.filter(checklist=checklist).delete()  # its items go with it
+        for order, section in enumerate(sections, start=1):
+            row = ChecklistSection.objects.create(
+                company_id=company.pk, checklist=checklist, title=section["title"], order=order
+            )
+            ChecklistItem.objects.bulk_create(
+                ChecklistItem(
+                    company_id=company.pk,
+                    checklist=checklist,
+                    section=row,
+                    criterion=item["criterion"],
+                    weight=item.get("weight", 1),
+                    is_critical=item.get("is_critical", False),
+                    allow_na=item.get("allow_na", False),
+                    example_phrases="\n".join(item.get("examples", [])),
+                    speaker=item.get("speaker", ItemSpeaker.OPERATOR),
+                    order=index,
+                )
+                for index, item in enumerate(section.get("items", []), start=1)
+            )
+    return checklist

@@ -7,6 +7,7 @@ from django.db import DEFAULT_DB_ALIAS, models
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from companies.models import ApiToken, Company, Membership, Role
@@ -49,9 +50,11 @@ def _company_unique_errors(instance: models.Model, form: forms.BaseForm) -> list
             visible = [name for name in others if name in form.fields]
             if visible:
                 labels = ", ".join(_lower_first(str(form.fields[name].label or name)) for name in visible)
-                found.append((visible[0], f"Another {model._meta.verbose_name} of your company has this {labels}."))
+                text = gettext("Another %(thing)s of your company has this %(fields)s.")
+                found.append((visible[0], text % {"thing": model._meta.verbose_name, "fields": labels}))
             else:
-                found.append((None, f"Only one {model._meta.verbose_name} per company: edit the existing one instead."))
+                text = gettext("Only one %(thing)s per company: edit the existing one instead.")
+                found.append((None, text % {"thing": model._meta.verbose_name}))
     return found
 
 
@@ -205,7 +208,7 @@ class PersonAddForm(forms.ModelForm):
         email = self.cleaned_data["email"].strip().lower()
         User = get_user_model()
         if User.objects.filter(username__iexact=email).exists() or User.objects.filter(email__iexact=email).exists():
-            raise ValidationError("A login with this email exists already.")
+            raise ValidationError(_("A login with this email exists already."))
         return email
 
 
@@ -220,7 +223,7 @@ class MembershipChangeForm(forms.ModelForm):
         if was.pk and was.role == Role.OWNER and role != Role.OWNER:
             others = Membership.objects.filter(company_id=was.company_id, role=Role.OWNER, user__is_active=True)
             if not others.exclude(pk=was.pk).exists():
-                raise ValidationError("The company needs an owner: make someone else owner first.")
+                raise ValidationError(_("The company needs an owner: make someone else owner first."))
         return role
 
 
@@ -291,11 +294,13 @@ class MembershipAdmin(CompanyScopedAdmin):
         self.message_user(
             request,
             format_html(
-                "Set-password link for {}: <a data-testid='set-password-link' href='{}'>{}</a> — pass it on now; it "
-                "works once and is not shown again.",
-                data["email"],
-                link,
-                request.build_absolute_uri(link),
+                gettext(
+                    "Set-password link for {email}: <a data-testid='set-password-link' href='{link}'>{url}</a> — pass "
+                    "it on now; it works once and is not shown again."
+                ),
+                email=data["email"],
+                link=link,
+                url=request.build_absolute_uri(link),
             ),
             messages.WARNING,
         )
@@ -318,9 +323,11 @@ class MembershipAdmin(CompanyScopedAdmin):
                 done += 1
             except PeopleError as exc:
                 refused.append(f"{membership.user}: {exc.message}")
-        self.message_user(request, f"{done} person(s) {'reactivated' if active else 'deactivated'}.")
+        text = gettext("%(count)s person(s) reactivated.") if active else gettext("%(count)s person(s) deactivated.")
+        self.message_user(request, text % {"count": done})
         if refused:
-            self.message_user(request, "Not changed: " + "; ".join(refused), messages.ERROR)
+            refusals = "; ".join(refused)
+            self.message_user(request, gettext("Not changed: %(problems)s") % {"problems": refusals}, messages.ERROR)
 
     @admin.action(description=_("Make a new set-password link"), permissions=["change"])
     def new_set_password_link(self, request: HttpRequest, queryset) -> None:
@@ -329,10 +336,10 @@ class MembershipAdmin(CompanyScopedAdmin):
             self.message_user(
                 request,
                 format_html(
-                    "Set-password link for {}: <a href='{}'>{}</a> (works once).",
-                    membership.user,
-                    link,
-                    request.build_absolute_uri(link),
+                    gettext("Set-password link for {person}: <a href='{link}'>{url}</a> (works once)."),
+                    person=membership.user,
+                    link=link,
+                    url=request.build_absolute_uri(link),
                 ),
                 messages.WARNING,
             )
@@ -340,27 +347,40 @@ class MembershipAdmin(CompanyScopedAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(CompanyScopedAdmin):
-    list_display = ["name", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    list_display = ["name", "prefix", "scope", "expires_at", "created_by", "created_at", "last_used_at", "revoked_at"]
     list_select_related = ["created_by", "company"]
-    readonly_fields = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
-    fields = ["name", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["scope"]
+    readonly_fields = ["prefix", "scope", "expires_at", "created_by", "created_at", "last_used_at", "revoked_at"]
+    fields = ["name", "prefix", "scope", "expires_at", "created_by", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
 
     def get_fields(self, request: HttpRequest, obj=None):
         if obj is None:
-            return ["company", "name"] if request.user.is_superuser else ["name"]
+            add = ["name", "scope", "expires_at"]
+            return ["company", *add] if request.user.is_superuser else add
         return super().get_fields(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        if obj is None:  # scope and expiry are chosen once, at creation: a new need gets a new token
+            return []
+        return super().get_readonly_fields(request, obj)
 
     def save_model(self, request: HttpRequest, obj: ApiToken, form, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
         company = obj.company if request.user.is_superuser else company_for(request)
-        token, raw = api_token_create(company=company, name=obj.name, created_by=request.user)
+        token, raw = api_token_create(
+            company=company, name=obj.name, created_by=request.user, scope=obj.scope, expires_at=obj.expires_at
+        )
         obj.pk, obj.prefix, obj.key_hash, obj.created_at = token.pk, token.prefix, token.key_hash, token.created_at
         self.message_user(
             request,
-            f"API token created: {raw} — copy it now; it is stored only as a hash and will not be shown again.",
+            gettext(
+                "API token created: %(token)s — %(scope)s. Copy it now; it is stored only as a hash and will not be "
+                "shown again."
+            )
+            % {"token": raw, "scope": token.get_scope_display()},
             messages.WARNING,
         )
 
@@ -368,7 +388,7 @@ class ApiTokenAdmin(CompanyScopedAdmin):
     def revoke(self, request: HttpRequest, queryset) -> None:
         for token in queryset:
             api_token_revoke(company=token.company, token_id=token.pk)
-        self.message_user(request, f"{queryset.count()} token(s) revoked.")
+        self.message_user(request, gettext("%(count)s token(s) revoked.") % {"count": queryset.count()})
 
 
 class DialixUserAdmin(UserAdmin):

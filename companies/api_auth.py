@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import authentication, exceptions, permissions
+from rest_framework import authentication, exceptions, permissions, throttling
+from rest_framework.settings import api_settings
 
 from companies.models import ApiToken, Company
 from companies.tenancy import company_for
@@ -32,6 +33,16 @@ class TokenPrincipal:
     @property
     def username(self) -> str:
         return f"token:{self.token.prefix}"
+
+    @property
+    def scope(self) -> str:
+        """"read" or "write" (companies.models.TokenScope)."""
+        return self.token.scope
+
+    @property
+    def can_write(self) -> bool:
+        """A write token: may call actions and change data. A read token may only use safe methods."""
+        return self.token.can_write
 
     def has_perm(self, perm: str, obj: object = None) -> bool:
         return False
@@ -93,6 +104,38 @@ class HasCompany(permissions.BasePermission):
         except PermissionDenied:  # answered as this permission's 403 body
             return False
         return True
+
+
+class TokenScopeAllows(permissions.BasePermission):
+    """A read-scope token may only GET (HEAD, OPTIONS): every other method, on every API view that keeps the default
+    permissions, is refused here, whatever the view's own permissions say. Sessions are left to the views."""
+
+    message = "This API token is read-only: actions and changes need a write token."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if request.method in permissions.SAFE_METHODS or not isinstance(user, TokenPrincipal):
+            return True
+        return user.can_write
+
+
+class ApiTokenRateThrottle(throttling.SimpleRateThrottle):
+    """Requests per token, counted in the shared cache (Redis in production), so the limit holds across every web
+    process. Rate: REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["api_token"]. Sessions (people in the console) are not
+    limited here."""
+
+    scope = "api_token"
+
+    def get_rate(self) -> str | None:
+        # Read at each request, not at import as SimpleRateThrottle does, so a changed setting takes effect.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def get_cache_key(self, request, view) -> str | None:
+        if not isinstance(request.user, TokenPrincipal):
+            return None
+        token = request.user.token
+        # The hash fragment keeps keys apart when two databases (test runs, staging) share one cache.
+        return self.cache_format % {"scope": self.scope, "ident": f"{token.pk}-{token.key_hash[:12]}"}
 
 
 def touch_last_used(token: ApiToken) -> None:

@@ -69,10 +69,24 @@ class Membership(TimeStamped):
         return f"{self.user} ({self.get_role_display()}, {self.company})"
 
 
+class TokenScope(models.TextChoices):
+    READ = "read", "Read: GET only"
+    WRITE = "write", "Write: read, create, change and run actions"
+
+
 class ApiToken(CompanyOwned):
     """A company's API credential. Only a SHA-256 of the secret is stored; the secret is shown once at creation."""
 
     name = models.CharField(max_length=100, help_text="What uses this token, e.g. 'Bitrix24 connector'.")
+    scope = models.CharField(
+        max_length=5,
+        choices=TokenScope.choices,
+        default=TokenScope.READ,
+        help_text="Read tokens can only GET; actions and changes need a write token.",
+    )
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="The token stops working at this time; empty: until revoked."
+    )
     prefix = models.CharField(max_length=12, editable=False, help_text="First characters, to recognise a token.")
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_by = models.ForeignKey(
@@ -91,6 +105,10 @@ class ApiToken(CompanyOwned):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == TokenScope.WRITE
 
 
 class UserPreference(models.Model):

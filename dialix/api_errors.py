@@ -24,6 +24,9 @@ def _message_and_details(exc: exceptions.APIException) -> tuple[str, object]:
         if isinstance(detail, dict):
             return "Invalid input.", detail
         return "Invalid input.", {"non_field_errors": detail if isinstance(detail, list) else [detail]}
+    if isinstance(exc, exceptions.Throttled):
+        # The Retry-After header says the same; a client reading only the body can still wait the right time.
+        return str(detail), {"retry_after": exc.wait}
     return str(detail), {}
 
 
@@ -91,3 +94,68 @@ def json_or_html_400(request: HttpRequest, exception: Exception):
     from django.views.defaults import bad_request
 
     return bad_request(request, exception)
+
+
+# --- The error body in the OpenAPI document: every operation declares it for its error statuses ---
+
+
+def _error_serializer():
+    from rest_framework import serializers
+
+    class ErrorDetailSerializer(serializers.Serializer):
+        code = serializers.CharField(help_text="Machine-readable: invalid, not_found, permission_denied, ...")
+        message = serializers.CharField(help_text="For people.")
+        details = serializers.DictField(
+            help_text="Per field: a list of messages (validation errors); otherwise context such as ids."
+        )
+
+    class ErrorSerializer(serializers.Serializer):
+        error = ErrorDetailSerializer()
+
+    return ErrorSerializer
+
+
+ErrorSerializer = _error_serializer()
+
+_ERROR_DESCRIPTIONS = {
+    400: "Invalid input: `details` names each field with its messages.",
+    401: "No or an invalid API token.",
+    403: "Not allowed (a read-only caller, or a company that is not active).",
+    404: "No such object in your company.",
+    409: "The object's state does not allow this now.",
+    429: "Too many requests: retry after the time in `Retry-After`.",
+}
+
+
+def error_responses(*statuses: int) -> dict:
+    """`responses` entries of extend_schema for these error statuses, each with the one error body."""
+    from drf_spectacular.utils import OpenApiResponse
+
+    return {code: OpenApiResponse(ErrorSerializer, description=_ERROR_DESCRIPTIONS[code]) for code in statuses}
+
+
+def _error_documenting_schema():
+    from drf_spectacular.openapi import AutoSchema
+    from drf_spectacular.utils import OpenApiResponse
+
+    class ErrorDocumentingAutoSchema(AutoSchema):
+        """drf-spectacular's AutoSchema that also declares, on every API operation, the errors any endpoint can
+        answer (bad input, no token, not allowed, not found, throttled) with the one error body, unless the view
+        declared that status itself. Generated clients then know every response they can get."""
+
+        ALWAYS = (400, 401, 403, 404, 429)
+
+        def _get_response_bodies(self, direction="response"):
+            responses = super()._get_response_bodies(direction)
+            if direction != "response" or not self.path.startswith("/api/"):
+                return responses
+            for code in self.ALWAYS:
+                if str(code) not in responses:
+                    response = OpenApiResponse(ErrorSerializer, description=_ERROR_DESCRIPTIONS[code])
+                    responses[str(code)] = self._get_response_for_code(response, str(code), direction=direction)
+            return responses
+
+    return ErrorDocumentingAutoSchema
+
+
+ErrorDocumentingAutoSchema = _error_documenting_schema()

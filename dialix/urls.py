@@ -11,6 +11,9 @@ api_v1 = [
     path("", include("companies.urls")),
     path("", include("operators.urls")),
     path("", include("calls.urls")),
+    path("", include("checklists.urls")),
+    path("", include("integrations.webhooks.urls")),
+    path("", include("analytics.urls_api")),
 ]
 
 urlpatterns = [

@@ -9,6 +9,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.text import format_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from companies.admin import CompanyScopedAdmin
@@ -56,7 +58,7 @@ class PbxAccountForm(forms.ModelForm):
     def clean_api_key(self) -> str:
         value = self.cleaned_data.get("api_key", "")
         if not value and not (self.instance and self.instance.pk and self.instance.api_key):
-            raise forms.ValidationError("The API key is required.")
+            raise forms.ValidationError(_("The API key is required."))
         return value or self.instance.api_key
 
 
@@ -64,9 +66,13 @@ class ReadHistoryForm(forms.Form):
     since = forms.DateField(
         label=_("Read calls from"),
         widget=forms.DateInput(attrs={"type": "date"}),
-        help_text=f"The day (in the company's time zone) to read from, up to now; at most {BACKFILL_MAX.days} days "
-        "back. "
-        "Calls already stored are not duplicated.",
+        help_text=format_lazy(
+            _(
+                "The day (in the company's time zone) to read from, up to now; at most {days} days back. "
+                "Calls already stored are not duplicated."
+            ),
+            days=BACKFILL_MAX.days,
+        ),
     )
 
 
@@ -145,7 +151,8 @@ class PbxAccountAdmin(CompanyScopedAdmin):
         from integrations.services import pbx_sync_queue
 
         runs = [pbx_sync_queue(account=account, kind=SyncKind.MANUAL) for account in queryset]
-        self.message_user(request, f"Sync queued for {len(runs)} PBX account(s); see Sync runs for the result.")
+        text = gettext("Sync queued for %(count)s PBX account(s); see Sync runs for the result.")
+        self.message_user(request, text % {"count": len(runs)})
 
     @admin.action(description=_("Read history from…"), permissions=["change"])
     def read_history(self, request: HttpRequest, queryset):
@@ -163,13 +170,21 @@ class PbxAccountAdmin(CompanyScopedAdmin):
                     continue
                 self.message_user(
                     request,
-                    f"{account.domain}: reading the history from {form.cleaned_data['since']:%Y-%m-%d} in "
-                    f"{run.windows_total} window(s) of 7 days (sync run {run.pk}); see Sync runs for its progress.",
+                    gettext(
+                        "%(account)s: reading the history from %(day)s in %(windows)s window(s) of 7 days "
+                        "(sync run %(run)s); see Sync runs for its progress."
+                    )
+                    % {
+                        "account": account.domain,
+                        "day": f"{form.cleaned_data['since']:%Y-%m-%d}",
+                        "windows": run.windows_total,
+                        "run": run.pk,
+                    },
                 )
             return None
         context = {
             **self.admin_site.each_context(request),
-            "title": "Read history from…",
+            "title": gettext("Read history from…"),
             "opts": self.model._meta,
             "form": form,
             "accounts": queryset,
@@ -184,8 +199,11 @@ class PbxAccountAdmin(CompanyScopedAdmin):
             url = request.build_absolute_uri(reverse("calls:pbx-webhook", kwargs={"secret": secret}))
             self.message_user(
                 request,
-                f"Webhook URL for {account.domain}: {url} — set it in the PBX for 'call finished'. "
-                "It is not shown again; the previous URL stops working now.",
+                gettext(
+                    "Webhook URL for %(account)s: %(url)s — set it in the PBX for 'call finished'. "
+                    "It is not shown again; the previous URL stops working now."
+                )
+                % {"account": account.domain, "url": url},
                 messages.WARNING,
             )
 
@@ -242,15 +260,26 @@ class SyncRunAdmin(CompanyScopedAdmin):
             except BackfillRefused as exc:
                 self.message_user(request, str(exc), messages.ERROR)
         skipped = len(queryset) - resumed
-        note = f"; {skipped} not resumed (only a failed history read that has more to read)" if skipped else ""
-        self.message_user(request, f"{resumed} history read(s) resumed from where they stopped{note}.")
+        text = gettext("%(count)s history read(s) resumed from where they stopped.") % {"count": resumed}
+        if skipped:
+            text = gettext(
+                "%(count)s history read(s) resumed from where they stopped; %(skipped)s not resumed (only a failed "
+                "history read that has more to read)."
+            ) % {"count": resumed, "skipped": skipped}
+        self.message_user(request, text)
 
     @admin.display(description=_("Progress"))
     def progress(self, obj: SyncRun) -> str:
         if obj.kind != SyncKind.BACKFILL:
             return "—"
-        upto = f", read up to {timezone.localtime(obj.cursor):%Y-%m-%d %H:%M}" if obj.cursor else ""
-        return f"{obj.windows_done} of {obj.windows_total} windows, {obj.fetched} calls read{upto}"
+        done = {"done": obj.windows_done, "total": obj.windows_total, "fetched": obj.fetched}
+        if obj.cursor:
+            upto = f"{timezone.localtime(obj.cursor):%Y-%m-%d %H:%M}"
+            return gettext("%(done)s of %(total)s windows, %(fetched)s calls read, read up to %(upto)s") % {
+                **done,
+                "upto": upto,
+            }
+        return gettext("%(done)s of %(total)s windows, %(fetched)s calls read") % done
 
     @admin.display(description=_("Rejected records"))
     def rejected_list(self, obj: SyncRun) -> str:
@@ -310,10 +339,10 @@ class EngineSettingsAdmin(CompanyScopedAdmin):
         configured = _engines_configured(settings)
         rows = []
         for label, field in [
-            ("Uzbek", "engine_uz"),
-            ("Russian", "engine_ru"),
-            ("English", "engine_en"),
-            ("Language not known in advance", "engine_unknown"),
+            (gettext("Uzbek"), "engine_uz"),
+            (gettext("Russian"), "engine_ru"),
+            (gettext("English"), "engine_en"),
+            (gettext("Language not known in advance"), "engine_unknown"),
         ]:
             chosen = getattr(obj, field, "") if obj is not None else ""
             engine = chosen or settings.DIALIX_STT_ENGINE
@@ -322,18 +351,20 @@ class EngineSettingsAdmin(CompanyScopedAdmin):
                 (
                     label,
                     SttEngine(engine).label if engine in SttEngine.values else engine,
-                    "company's choice" if chosen else "server default",
-                    "" if configured.get(engine, True) else f" — not configured: {fallback} is used",
+                    gettext("company's choice") if chosen else gettext("server default"),
+                    ""
+                    if configured.get(engine, True)
+                    else gettext(" — not configured: %(engine)s is used") % {"engine": fallback},
                 )
             )
         chosen = obj.analyzer_engine if obj is not None else ""
         engine = chosen or settings.DIALIX_ANALYZER_ENGINE
         rows.append(
             (
-                "Analyser",
+                gettext("Analyser"),
                 AnalyzerEngine(engine).label if engine in AnalyzerEngine.values else engine,
-                "company's choice" if chosen else "server default",
-                "" if configured.get(engine, True) else " — not configured",
+                gettext("company's choice") if chosen else gettext("server default"),
+                "" if configured.get(engine, True) else gettext(" — not configured"),
             )
         )
         return format_html(
@@ -358,3 +389,6 @@ def _engines_configured(settings) -> dict[str, bool]:
         "openai": bool(settings.OPENAI_API_KEY),
         "uzbekvoice": bool(settings.UZBEKVOICE_API_KEY),
     }
+
+
+import integrations.webhooks.admin  # noqa: E402, F401 - registers the webhook admins

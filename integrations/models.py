@@ -222,3 +222,13 @@ class EngineSettings(CompanyOwned):
 
     def __str__(self) -> str:
         return f"Engines of {self.company.name}"
+
+
+# Webhook models live beside their services (integrations/webhooks/); imported here so they belong to this app.
+from integrations.webhooks.models import (  # noqa: E402, F401
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEventType,
+)

@@ -1,5 +1,6 @@
 """Walks every URL of the URLconf as company A and proves company B's rows never show (see tests/isolation.py)."""
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -25,6 +26,7 @@ from companies.models import ApiToken, Company, Membership, Role
 from companies.services import api_token_create, member_create
 from companies.tests.factories import CompanyFactory
 from integrations.models import EngineSettings, PbxAccount, SyncKind, SyncRun, SyncStatus
+from integrations.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from operators.models import Operator
 from operators.tests.factories import OperatorFactory
 from tests.isolation import MARKER_A, MARKER_B, TenantData, expand, iter_routes, tenant_models
@@ -105,6 +107,20 @@ BUILDERS: dict[type[models.Model], Callable[[Company, str], models.Model]] = {
         code="internal_error",
         reason=f"{m} broke",
         actor="sweeper",
+    ),
+    WebhookEndpoint: lambda c, m: WebhookEndpoint.objects.create(
+        company=c, url=f"https://crm.example.com/{m}/hooks", description=f"{m} CRM", events=["call.analysed"]
+    ),
+    WebhookDelivery: lambda c, m: WebhookDelivery.objects.create(
+        company=c,
+        endpoint=WebhookEndpoint.objects.get(company=c),
+        event_id=f"msg_{m}",
+        event_type="call.analysed",
+        payload=json.dumps({"id": f"msg_{m}"}),
+        last_error=f"{m} answered 500",
+    ),
+    WebhookAttempt: lambda c, m: WebhookAttempt.objects.create(
+        company=c, delivery=WebhookDelivery.objects.get(company=c), number=1, status_code=500, error=f"{m} failed"
     ),
 }
 

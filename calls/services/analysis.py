@@ -15,6 +15,7 @@ from django.utils import timezone
 from calls.models import Call, CallStatus, FailureCode, Transcript, Utterance
 from calls.services.retry import StepRetry
 from calls.services.states import call_transition, calls_transition, pipeline_next
+from calls.webhooks import call_event_emit
 from checklists.evidence import TranscriptIndex, check_verdict
 from checklists.models import (
     Answer,
@@ -32,6 +33,7 @@ from dialix.errors import DialixError
 from integrations.errors import BadResponse, PermanentIntegrationError, TransientIntegrationError
 from integrations.llm.base import Analysis, AnalysisRequest, ItemSpec, TurnText
 from integrations.models import EngineSettings
+from integrations.webhooks.models import WebhookEventType
 
 logger = logging.getLogger(__name__)
 
@@ -323,6 +325,7 @@ def item_result_override(*, company: Company, result_id: int, answer: str, reaso
     result.override_reason, result.overridden_by, result.overridden_at = reason.strip(), by, timezone.now()
     result.save()
     scorecard_recompute(scorecard_id=result.scorecard_id)
+    call_event_emit(company_id=company.pk, call_id=result.call_id, event_type=WebhookEventType.CALL_CORRECTED)
     return result
 
 

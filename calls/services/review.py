@@ -15,10 +15,13 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import Case, ExpressionWrapper, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from calls.models import Call, CallStatus, CoachingNote, ReviewState
+from calls.webhooks import call_event_emit
 from companies.models import Company
 from dialix.errors import DialixError
+from integrations.webhooks.models import WebhookEventType
 
 logger = logging.getLogger(__name__)
 
@@ -29,12 +32,12 @@ _HASH = 2654435761  # Knuth's multiplicative hash: call ids spread evenly over 0
 
 class ReviewNotPossible(DialixError):
     code, http_status = "review_not_possible", 409
-    default_message = "This call cannot be reviewed now."
+    default_message = gettext_lazy("This call cannot be reviewed now.")
 
 
 class CoachingNoteInvalid(DialixError):
     code = "coaching_note_invalid"
-    default_message = "The coaching note is not valid."
+    default_message = gettext_lazy("The coaching note is not valid.")
 
 
 def call_in_sample(*, call_id: int, percent: int) -> bool:
@@ -84,12 +87,12 @@ def _refusal(*, company: Company, call_id: int, by) -> ReviewNotPossible:
     call = Call.objects.for_company(company).select_related("review_claimed_by", "reviewed_by").filter(pk=call_id)
     found = call.first()
     if found is None:
-        return ReviewNotPossible("No such call.", details={"call": call_id})
+        return ReviewNotPossible(gettext("No such call."), details={"call": call_id})
     if found.review_state == ReviewState.REVIEWED:
-        who = found.reviewed_by.get_username() if found.reviewed_by else "someone"
-        return ReviewNotPossible(f"Already reviewed by {who}.", details={"reviewed_by": who})
-    who = found.review_claimed_by.get_username() if found.review_claimed_by else "someone"
-    return ReviewNotPossible(f"{who} is reviewing this call.", details={"claimed_by": who})
+        who = found.reviewed_by.get_username() if found.reviewed_by else gettext("someone")
+        return ReviewNotPossible(gettext("Already reviewed by %(who)s.") % {"who": who}, details={"reviewed_by": who})
+    who = found.review_claimed_by.get_username() if found.review_claimed_by else gettext("someone")
+    return ReviewNotPossible(gettext("%(who)s is reviewing this call.") % {"who": who}, details={"claimed_by": who})
 
 
 def review_claim(*, company: Company, call_id: int, by) -> Call:
@@ -106,6 +109,7 @@ def review_claim(*, company: Company, call_id: int, by) -> Call:
     return Call.objects.for_company(company).get(pk=call_id)
 
 
+@transaction.atomic  # the call.reviewed event commits with the review
 def review_mark_reviewed(*, company: Company, call_id: int, by) -> Call:
     """`by` has reviewed the call: done whether they claimed it first or not, unless someone else holds the claim."""
     now = timezone.now()
@@ -122,7 +126,8 @@ def review_mark_reviewed(*, company: Company, call_id: int, by) -> Call:
     )
     if not moved:
         raise _refusal(company=company, call_id=call_id, by=by)
-    logger.info("review_done", extra={"company_id": company.pk, "call_id": call_id, "user_id": by.pk})
+    logger.info("review_done", extra={"company_id": company.pk, "call_id": call_id, "user_id": getattr(by, "pk", None)})
+    call_event_emit(company_id=company.pk, call_id=call_id, event_type=WebhookEventType.CALL_REVIEWED)
     return Call.objects.for_company(company).get(pk=call_id)
 
 
@@ -134,7 +139,7 @@ def review_release(*, company: Company, call_id: int, by) -> Call:
         .update(review_state=ReviewState.NOT_REVIEWED, review_claimed_by=None, review_claimed_at=None)
     )
     if not moved:
-        raise ReviewNotPossible("You are not reviewing this call.")
+        raise ReviewNotPossible(gettext("You are not reviewing this call."))
     return Call.objects.for_company(company).get(pk=call_id)
 
 
@@ -173,15 +178,15 @@ def coaching_note_add(*, company: Company, call_id: int, author, text: str, at_m
     """A supervisor's note on a call for its operator, optionally at a moment of the recording."""
     call = Call.objects.for_company(company).filter(pk=call_id).only("pk", "operator_id", "duration_seconds").first()
     if call is None:
-        raise CoachingNoteInvalid("No such call.", details={"call": ["No such call."]})
+        raise CoachingNoteInvalid(gettext("No such call."), details={"call": [gettext("No such call.")]})
     text = (text or "").strip()
     errors: dict[str, list[str]] = {}
     if not text:
-        errors["text"] = ["Write the note."]
+        errors["text"] = [gettext("Write the note.")]
     elif len(text) > NOTE_MAX_CHARS:
-        errors["text"] = [f"At most {NOTE_MAX_CHARS} characters."]
+        errors["text"] = [gettext("At most %(count)s characters.") % {"count": NOTE_MAX_CHARS}]
     if at_ms is not None and (at_ms < 0 or (call.duration_seconds and at_ms > call.duration_seconds * 1000)):
-        errors["at"] = ["The moment is outside the call."]
+        errors["at"] = [gettext("The moment is outside the call.")]
     if errors:
         raise CoachingNoteInvalid(" ".join(m for found in errors.values() for m in found), details=errors)
     note = CoachingNote.objects.create(

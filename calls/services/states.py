@@ -17,6 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from calls.models import Call, CallEvent, CallSource, CallStatus, FailureCode
+from calls.webhooks import events_for_transition
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,8 @@ def call_transition(
             reason=reason[:MAX_REASON_CHARS],
             actor=by[:120],
         )
+        # Webhook events in this transaction: none for a move that rolls back, none lost for one that commits.
+        events_for_transition(company_id=row["company_id"], call_id=call_id, from_status=row["status"], to=to)
         if queue_next:
             company_id, source = row["company_id"], row["source"]
             transaction.on_commit(

@@ -67,9 +67,10 @@ def test_owner_creates_api_token_shown_once_and_stored_hashed(client, company, m
 
     owner = make_member(company, Role.OWNER)
     client.force_login(owner.user)
-    response = client.post("/admin/companies/apitoken/add/", {"name": "CRM connector"}, follow=True)
+    response = client.post("/admin/companies/apitoken/add/", {"name": "CRM connector", "scope": "read"}, follow=True)
     text = response.content.decode()
     token = ApiToken.objects.for_company(company).get(name="CRM connector")
+    assert token.scope == "read" and token.created_by == owner.user
     raw = text.split("API token created: ")[1].split(" ")[0]
     assert raw.startswith("dlx_") and raw[:12] == token.prefix
     assert raw not in token.key_hash and len(token.key_hash) == 64

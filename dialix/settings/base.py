@@ -223,11 +223,18 @@ REST_FRAMEWORK = {
         "companies.api_auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "companies.api_auth.HasCompany"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "companies.api_auth.HasCompany",
+        "companies.api_auth.TokenScopeAllows",  # read tokens: GET only, on every view that keeps these defaults
+    ],
+    # Per token, in the shared cache: answered 429 with Retry-After (header and error details).
+    "DEFAULT_THROTTLE_CLASSES": ["companies.api_auth.ApiTokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_token": env("DIALIX_API_TOKEN_RATE", default="600/minute")},
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "dialix.api_errors.ErrorDocumentingAutoSchema",  # every operation declares the error body
     "EXCEPTION_HANDLER": "dialix.api_errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -287,6 +294,8 @@ DIALIX_PBX_TIMEOUT_SECONDS = env.float("DIALIX_PBX_TIMEOUT_SECONDS", default=30)
 DIALIX_PBX_SYNC_INTERVAL_MINUTES = env.int("DIALIX_PBX_SYNC_INTERVAL_MINUTES", default=5)
 DIALIX_RECORDING_MAX_BYTES = env.int("DIALIX_RECORDING_MAX_BYTES", default=100 * 1024 * 1024)
 DIALIX_UPLOAD_MAX_BYTES = env.int("DIALIX_UPLOAD_MAX_BYTES", default=100 * 1024 * 1024)
+# Webhook deliveries to loopback, link-local and private addresses: tests and the demo only (SSRF otherwise).
+DIALIX_WEBHOOKS_ALLOW_PRIVATE = env.bool("DIALIX_WEBHOOKS_ALLOW_PRIVATE", default=False)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger uploads spool to disk instead of memory
 

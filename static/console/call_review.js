@@ -9,6 +9,24 @@
   if (!root) return;
   var audio = document.getElementById("dlx-audio");
   var current = null; // the turn marked as playing
+  // The page's words in the user's language: a <script type="application/json"> block the template writes
+  // (json_script, data only), with each plural message per CLDR category (Intl.PluralRules picks one).
+  var stringsNode = document.getElementById("dlx-strings");
+  var strings = stringsNode ? JSON.parse(stringsNode.textContent) : {};
+  var plurals = window.Intl && Intl.PluralRules ? new Intl.PluralRules(document.documentElement.lang || "en") : null;
+
+  function say(key, fallback, values) {
+    var text = strings[key] || fallback;
+    Object.keys(values || {}).forEach(function (name) { text = text.split("%(" + name + ")s").join(values[name]); });
+    return text;
+  }
+
+  function sayCount(key, count, one, other) {
+    var forms = strings[key] || {};
+    var category = plurals ? plurals.select(count) : (count === 1 ? "one" : "other");
+    var text = forms[category] || forms.other || (count === 1 ? one : other);
+    return text.split("%(count)s").join(String(count));
+  }
 
   function clock(seconds) {
     var s = Math.max(0, Math.floor(seconds || 0));
@@ -129,7 +147,7 @@
         if (hit) hits.push(turn);
       });
       hitIndex = hits.length ? 0 : -1;
-      count.textContent = query === "" ? "" : hits.length + " " + (hits.length === 1 ? "turn" : "turns");
+      count.textContent = query === "" ? "" : sayCount("turns_found", hits.length, "%(count)s turn", "%(count)s turns");
       if (hits.length) scrollIntoPane(hits[0]);
     });
     find.addEventListener("keydown", function (event) {
@@ -202,19 +220,23 @@
         })
         .then(function (answer) {
           if (!answer.ok) {
-            error.textContent = (answer.data.error && answer.data.error.message) || "Not saved.";
+            error.textContent = (answer.data.error && answer.data.error.message) || say("not_saved", "Not saved.");
             return null;
           }
           closeCorrection();
           return refreshParts().then(function () {
             var status = document.getElementById("dlx-status");
-            if (status) status.textContent = "Saved: " + answer.data.result.label + ". The score is recomputed.";
+            if (status) {
+              status.textContent = say("saved", "Saved: %(answer)s. The score is recomputed.", {
+                answer: answer.data.result.label,
+              });
+            }
             var row = itemId && document.getElementById("item-" + itemId[1]);
             if (row) row.scrollIntoView({ block: "nearest" });
           });
         })
         .catch(function () {
-          error.textContent = "Not saved: the server did not answer. Try again.";
+          error.textContent = say("no_answer", "Not saved: the server did not answer. Try again.");
         })
         .then(function () {
           save.disabled = false;
