@@ -2,12 +2,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from companies.tenancy import CompanyOwned
 
 # The call directions a checklist may be limited to (the values of calls.models.Direction; checklists does not import
 # calls, so the pair is repeated here and a test keeps them equal).
-CALL_DIRECTIONS = [("inbound", "Inbound"), ("outbound", "Outbound")]
+CALL_DIRECTIONS = [("inbound", _("Inbound")), ("outbound", _("Outbound"))]
 
 
 def validate_directions(value: object) -> None:
@@ -21,29 +22,33 @@ def validate_directions(value: object) -> None:
 
 
 class ItemSpeaker(models.TextChoices):
-    OPERATOR = "operator", "Operator"
-    CUSTOMER = "customer", "Customer"
-    ANY = "any", "Either side"
+    OPERATOR = "operator", _("Operator")
+    CUSTOMER = "customer", _("Customer")
+    ANY = "any", _("Either side")
 
 
 class Checklist(CompanyOwned):
     """A company's scorecard. Its sections and items are edited here; publishing freezes them as a new version, and
     every result refers to the version it was scored with, so old scores never change meaning."""
 
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True, default="")
-    is_active = models.BooleanField(default=True)
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    description = models.TextField(blank=True, default="", verbose_name=_("description"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
     directions = models.JSONField(
         default=list,
         blank=True,
         validators=[validate_directions],
-        help_text='Call directions it applies to: ["inbound"], ["outbound"] or empty for all.'
+        help_text=_('Call directions it applies to: ["inbound"], ["outbound"] or empty for all.'),
+        verbose_name=_("directions"),
     )
     operators = models.ManyToManyField(
-        "operators.Operator", blank=True, related_name="checklists", help_text="Empty: every operator."
+        "operators.Operator", blank=True, related_name="checklists", help_text=_("Empty: every operator."),
+        verbose_name=_("operators"),
     )
 
     class Meta:
+        verbose_name = _("checklist")
+        verbose_name_plural = _("checklists")
         ordering = ["name", "id"]
         constraints = [models.UniqueConstraint(fields=["company", "name"], name="checklists_checklist_unique_name")]
 
@@ -52,11 +57,15 @@ class Checklist(CompanyOwned):
 
 
 class ChecklistSection(CompanyOwned):
-    checklist = models.ForeignKey(Checklist, on_delete=models.CASCADE, related_name="sections")
-    title = models.CharField(max_length=200)
-    order = models.PositiveIntegerField(default=0)
+    checklist = models.ForeignKey(
+        Checklist, on_delete=models.CASCADE, related_name="sections", verbose_name=_("checklist")
+    )
+    title = models.CharField(max_length=200, verbose_name=_("title"))
+    order = models.PositiveIntegerField(default=0, verbose_name=_("order"))
 
     class Meta:
+        verbose_name = _("checklist section")
+        verbose_name_plural = _("checklist sections")
         ordering = ["checklist", "order", "id"]
 
     def __str__(self) -> str:
@@ -66,17 +75,33 @@ class ChecklistSection(CompanyOwned):
 class ChecklistItem(CompanyOwned):
     """The editable item. What a result refers to is its frozen copy, a VersionItem."""
 
-    checklist = models.ForeignKey(Checklist, on_delete=models.CASCADE, related_name="items")
-    section = models.ForeignKey(ChecklistSection, on_delete=models.CASCADE, related_name="items")
-    criterion = models.TextField(help_text="What the operator must do, in uz, ru or en.")
-    weight = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
-    is_critical = models.BooleanField(default=False, help_text="Not met fails the whole call (auto-fail).")
-    allow_na = models.BooleanField(default=False, help_text="May be 'not applicable' for a call.")
-    example_phrases = models.TextField(blank=True, default="", help_text="One phrase per line that satisfies it.")
-    speaker = models.CharField(max_length=10, choices=ItemSpeaker.choices, default=ItemSpeaker.OPERATOR)
-    order = models.PositiveIntegerField(default=0)
+    checklist = models.ForeignKey(
+        Checklist, on_delete=models.CASCADE, related_name="items", verbose_name=_("checklist")
+    )
+    section = models.ForeignKey(
+        ChecklistSection, on_delete=models.CASCADE, related_name="items", verbose_name=_("section")
+    )
+    criterion = models.TextField(
+        help_text=_("What the operator must do, in uz, ru or en."), verbose_name=_("criterion")
+    )
+    weight = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)], verbose_name=_("weight"))
+    is_critical = models.BooleanField(
+        default=False, help_text=_("Not met fails the whole call (auto-fail)."), verbose_name=_("is critical")
+    )
+    allow_na = models.BooleanField(
+        default=False, help_text=_("May be 'not applicable' for a call."), verbose_name=_("allow na")
+    )
+    example_phrases = models.TextField(
+        blank=True, default="", help_text=_("One phrase per line that satisfies it."), verbose_name=_("example phrases")
+    )
+    speaker = models.CharField(
+        max_length=10, choices=ItemSpeaker.choices, default=ItemSpeaker.OPERATOR, verbose_name=_("speaker")
+    )
+    order = models.PositiveIntegerField(default=0, verbose_name=_("order"))
 
     class Meta:
+        verbose_name = _("checklist item")
+        verbose_name_plural = _("checklist items")
         ordering = ["checklist", "section__order", "order", "id"]
 
     def __str__(self) -> str:
@@ -88,11 +113,17 @@ class ChecklistItem(CompanyOwned):
 
 
 class ChecklistVersion(CompanyOwned):
-    checklist = models.ForeignKey(Checklist, on_delete=models.CASCADE, related_name="versions")
-    number = models.PositiveIntegerField()
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    checklist = models.ForeignKey(
+        Checklist, on_delete=models.CASCADE, related_name="versions", verbose_name=_("checklist")
+    )
+    number = models.PositiveIntegerField(verbose_name=_("number"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("created by")
+    )
 
     class Meta:
+        verbose_name = _("checklist version")
+        verbose_name_plural = _("checklist versions")
         ordering = ["checklist", "-number"]
         constraints = [
             models.UniqueConstraint(fields=["checklist", "number"], name="checklists_checklistversion_unique_number")
@@ -105,18 +136,24 @@ class ChecklistVersion(CompanyOwned):
 class VersionItem(CompanyOwned):
     """An item as it was when its version was published. Never edited."""
 
-    version = models.ForeignKey(ChecklistVersion, on_delete=models.CASCADE, related_name="items")
-    source_item = models.ForeignKey(ChecklistItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    section_title = models.CharField(max_length=200)
-    criterion = models.TextField()
-    weight = models.PositiveIntegerField()
-    is_critical = models.BooleanField()
-    allow_na = models.BooleanField()
-    examples = models.JSONField(default=list)
-    speaker = models.CharField(max_length=10, choices=ItemSpeaker.choices)
-    order = models.PositiveIntegerField()
+    version = models.ForeignKey(
+        ChecklistVersion, on_delete=models.CASCADE, related_name="items", verbose_name=_("version")
+    )
+    source_item = models.ForeignKey(
+        ChecklistItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("source item")
+    )
+    section_title = models.CharField(max_length=200, verbose_name=_("section title"))
+    criterion = models.TextField(verbose_name=_("criterion"))
+    weight = models.PositiveIntegerField(verbose_name=_("weight"))
+    is_critical = models.BooleanField(verbose_name=_("is critical"))
+    allow_na = models.BooleanField(verbose_name=_("allow na"))
+    examples = models.JSONField(default=list, verbose_name=_("examples"))
+    speaker = models.CharField(max_length=10, choices=ItemSpeaker.choices, verbose_name=_("speaker"))
+    order = models.PositiveIntegerField(verbose_name=_("order"))
 
     class Meta:
+        verbose_name = _("version item")
+        verbose_name_plural = _("version items")
         ordering = ["version", "order", "id"]
 
     def __str__(self) -> str:
@@ -124,45 +161,56 @@ class VersionItem(CompanyOwned):
 
 
 class Answer(models.TextChoices):
-    MET = "met", "Met"
-    NOT_MET = "not_met", "Not met"
-    NA = "na", "Not applicable"
-    NEEDS_REVIEW = "needs_review", "Needs review"
+    MET = "met", _("Met")
+    NOT_MET = "not_met", _("Not met")
+    NA = "na", _("Not applicable")
+    NEEDS_REVIEW = "needs_review", _("Needs review")
 
 
 class ResultSource(models.TextChoices):
-    MODEL = "model", "Language model"
-    RULES = "rules", "Offline rules"
-    HUMAN = "human", "Supervisor"
+    MODEL = "model", _("Language model")
+    RULES = "rules", _("Offline rules")
+    HUMAN = "human", _("Supervisor")
 
 
 class Sentiment(models.TextChoices):
-    NEGATIVE = "negative", "Negative"
-    NEUTRAL = "neutral", "Neutral"
-    POSITIVE = "positive", "Positive"
+    NEGATIVE = "negative", _("Negative")
+    NEUTRAL = "neutral", _("Neutral")
+    POSITIVE = "positive", _("Positive")
 
 
 class CallAnalysis(CompanyOwned):
     """What happened on a call. Re-analysing replaces it (and the scorecards) in one transaction."""
 
-    call = models.OneToOneField("calls.Call", on_delete=models.CASCADE, related_name="analysis")
-    engine = models.CharField(max_length=80)
-    summary = models.TextField(blank=True, default="")
-    customer_sentiment = models.CharField(max_length=10, choices=Sentiment.choices)
-    customer_sentiment_reason = models.CharField(max_length=300, blank=True, default="")
-    operator_sentiment = models.CharField(max_length=10, choices=Sentiment.choices)
-    operator_sentiment_reason = models.CharField(max_length=300, blank=True, default="")
-    purpose = models.CharField(max_length=300, blank=True, default="")
-    outcome = models.CharField(max_length=20)
-    topics = models.JSONField(default=list, blank=True)
-    customer_satisfied = models.BooleanField(null=True)
-    prompt_tokens = models.PositiveIntegerField(default=0)
-    completion_tokens = models.PositiveIntegerField(default=0)
-    llm_requests = models.PositiveSmallIntegerField(default=0)
-    cost_usd = models.DecimalField(max_digits=10, decimal_places=6, null=True, blank=True)
+    call = models.OneToOneField(
+        "calls.Call", on_delete=models.CASCADE, related_name="analysis", verbose_name=_("call")
+    )
+    engine = models.CharField(max_length=80, verbose_name=_("engine"))
+    summary = models.TextField(blank=True, default="", verbose_name=_("summary"))
+    customer_sentiment = models.CharField(
+        max_length=10, choices=Sentiment.choices, verbose_name=_("customer sentiment")
+    )
+    customer_sentiment_reason = models.CharField(
+        max_length=300, blank=True, default="", verbose_name=_("customer sentiment reason")
+    )
+    operator_sentiment = models.CharField(
+        max_length=10, choices=Sentiment.choices, verbose_name=_("operator sentiment")
+    )
+    operator_sentiment_reason = models.CharField(
+        max_length=300, blank=True, default="", verbose_name=_("operator sentiment reason")
+    )
+    purpose = models.CharField(max_length=300, blank=True, default="", verbose_name=_("purpose"))
+    outcome = models.CharField(max_length=20, verbose_name=_("outcome"))
+    topics = models.JSONField(default=list, blank=True, verbose_name=_("topics"))
+    customer_satisfied = models.BooleanField(null=True, verbose_name=_("customer satisfied"))
+    prompt_tokens = models.PositiveIntegerField(default=0, verbose_name=_("prompt tokens"))
+    completion_tokens = models.PositiveIntegerField(default=0, verbose_name=_("completion tokens"))
+    llm_requests = models.PositiveSmallIntegerField(default=0, verbose_name=_("llm requests"))
+    cost_usd = models.DecimalField(max_digits=10, decimal_places=6, null=True, blank=True, verbose_name=_("cost usd"))
 
     class Meta:
-        verbose_name_plural = "call analyses"
+        verbose_name = _("call analysis")
+        verbose_name_plural = _("call analyses")
 
     def __str__(self) -> str:
         return f"Analysis of call {self.call_id}"
@@ -171,13 +219,23 @@ class CallAnalysis(CompanyOwned):
 class Scorecard(CompanyOwned):
     """A call scored against one checklist version. The score is computed in code (checklists.scoring)."""
 
-    call = models.ForeignKey("calls.Call", on_delete=models.CASCADE, related_name="scorecards")
-    version = models.ForeignKey(ChecklistVersion, on_delete=models.PROTECT, related_name="scorecards")
-    score = models.FloatField(null=True, blank=True, help_text="Met weight / applicable weight × 100.")
-    auto_fail = models.BooleanField(default=False, help_text="A critical item was not met.")
-    needs_review = models.BooleanField(default=False, help_text="An answer's evidence could not be verified.")
+    call = models.ForeignKey("calls.Call", on_delete=models.CASCADE, related_name="scorecards", verbose_name=_("call"))
+    version = models.ForeignKey(
+        ChecklistVersion, on_delete=models.PROTECT, related_name="scorecards", verbose_name=_("version")
+    )
+    score = models.FloatField(
+        null=True, blank=True, help_text=_("Met weight / applicable weight × 100."), verbose_name=_("score")
+    )
+    auto_fail = models.BooleanField(
+        default=False, help_text=_("A critical item was not met."), verbose_name=_("auto fail")
+    )
+    needs_review = models.BooleanField(
+        default=False, help_text=_("An answer's evidence could not be verified."), verbose_name=_("needs review")
+    )
 
     class Meta:
+        verbose_name = _("scorecard")
+        verbose_name_plural = _("scorecards")
         ordering = ["call", "version__checklist__name"]
         constraints = [
             models.UniqueConstraint(fields=["call", "version"], name="checklists_scorecard_unique_call_version")
@@ -188,25 +246,38 @@ class Scorecard(CompanyOwned):
 
 
 class ItemResult(CompanyOwned):
-    scorecard = models.ForeignKey(Scorecard, on_delete=models.CASCADE, related_name="results")
-    call = models.ForeignKey("calls.Call", on_delete=models.CASCADE, related_name="item_results")
-    version_item = models.ForeignKey(VersionItem, on_delete=models.PROTECT, related_name="results")
-    answer = models.CharField(max_length=12, choices=Answer.choices)
-    evidence_quote = models.TextField(blank=True, default="")
-    evidence_speaker = models.CharField(max_length=10, blank=True, default="")
-    evidence_ms = models.PositiveIntegerField(null=True, blank=True)
-    reason = models.TextField(blank=True, default="")
-    source = models.CharField(max_length=6, choices=ResultSource.choices)
-    # A supervisor's correction keeps the original beside it
-    original_answer = models.CharField(max_length=12, choices=Answer.choices, blank=True, default="")
-    original_source = models.CharField(max_length=6, choices=ResultSource.choices, blank=True, default="")
-    override_reason = models.TextField(blank=True, default="")
-    overridden_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    scorecard = models.ForeignKey(
+        Scorecard, on_delete=models.CASCADE, related_name="results", verbose_name=_("scorecard")
     )
-    overridden_at = models.DateTimeField(null=True, blank=True)
+    call = models.ForeignKey(
+        "calls.Call", on_delete=models.CASCADE, related_name="item_results", verbose_name=_("call")
+    )
+    version_item = models.ForeignKey(
+        VersionItem, on_delete=models.PROTECT, related_name="results", verbose_name=_("version item")
+    )
+    answer = models.CharField(max_length=12, choices=Answer.choices, verbose_name=_("answer"))
+    evidence_quote = models.TextField(blank=True, default="", verbose_name=_("evidence quote"))
+    evidence_speaker = models.CharField(max_length=10, blank=True, default="", verbose_name=_("evidence speaker"))
+    evidence_ms = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("evidence ms"))
+    reason = models.TextField(blank=True, default="", verbose_name=_("reason"))
+    source = models.CharField(max_length=6, choices=ResultSource.choices, verbose_name=_("source"))
+    # A supervisor's correction keeps the original beside it
+    original_answer = models.CharField(
+        max_length=12, choices=Answer.choices, blank=True, default="", verbose_name=_("original answer")
+    )
+    original_source = models.CharField(
+        max_length=6, choices=ResultSource.choices, blank=True, default="", verbose_name=_("original source")
+    )
+    override_reason = models.TextField(blank=True, default="", verbose_name=_("override reason"))
+    overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("overridden by"),
+    )
+    overridden_at = models.DateTimeField(null=True, blank=True, verbose_name=_("overridden at"))
 
     class Meta:
+        verbose_name = _("item result")
+        verbose_name_plural = _("item results")
         ordering = ["scorecard", "version_item__order", "id"]
         constraints = [
             models.UniqueConstraint(fields=["scorecard", "version_item"], name="checklists_itemresult_unique_item")

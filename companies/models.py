@@ -4,10 +4,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from companies.tenancy import CompanyOwned, TimeStamped
 
-LANGUAGES = [("uz", "Uzbek"), ("ru", "Russian"), ("en", "English")]
+LANGUAGES = [("uz", _("Uzbek")), ("ru", _("Russian")), ("en", _("English"))]
 LANGUAGE_CODES = [code for code, _ in LANGUAGES]
 
 
@@ -27,21 +28,26 @@ def validate_time_zone(value: str) -> None:
 
 
 class Company(TimeStamped):
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=60, unique=True)
-    time_zone = models.CharField(max_length=64, default="Asia/Tashkent", validators=[validate_time_zone])
-    languages = models.JSONField(
-        default=list, validators=[validate_languages], help_text="Languages the calls are in: any of uz, ru, en."
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    slug = models.SlugField(max_length=60, unique=True, verbose_name=_("slug"))
+    time_zone = models.CharField(
+        max_length=64, default="Asia/Tashkent", validators=[validate_time_zone], verbose_name=_("time zone")
     )
-    is_active = models.BooleanField(default=True)
+    languages = models.JSONField(
+        default=list, validators=[validate_languages], help_text=_("Languages the calls are in: any of uz, ru, en."),
+        verbose_name=_("languages"),
+    )
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
     review_sample_percent = models.PositiveSmallIntegerField(
         default=5,
         validators=[MaxValueValidator(100)],
-        help_text="Share of each operator's calls per week put in the review queue at random, 0..100.",
+        help_text=_("Share of each operator's calls per week put in the review queue at random, 0..100."),
+        verbose_name=_("review sample percent"),
     )
 
     class Meta:
-        verbose_name_plural = "companies"
+        verbose_name = _("company")
+        verbose_name_plural = _("companies")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -49,20 +55,26 @@ class Company(TimeStamped):
 
 
 class Role(models.TextChoices):
-    OWNER = "owner", "Owner"
-    SUPERVISOR = "supervisor", "Supervisor"
-    ANALYST = "analyst", "Analyst"
-    INTEGRATOR = "integrator", "Integrator"
+    OWNER = "owner", _("Owner")
+    SUPERVISOR = "supervisor", _("Supervisor")
+    ANALYST = "analyst", _("Analyst")
+    INTEGRATOR = "integrator", _("Integrator")
 
 
 class Membership(TimeStamped):
     """A person belongs to exactly one company, with one role."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=20, choices=Role.choices)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership", verbose_name=_("user")
+    )
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("company")
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, verbose_name=_("role"))
 
     class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         ordering = ["company", "user__username"]
 
     def __str__(self) -> str:
@@ -70,34 +82,42 @@ class Membership(TimeStamped):
 
 
 class TokenScope(models.TextChoices):
-    READ = "read", "Read: GET only"
-    WRITE = "write", "Write: read, create, change and run actions"
+    READ = "read", _("Read: GET only")
+    WRITE = "write", _("Write: read, create, change and run actions")
 
 
 class ApiToken(CompanyOwned):
     """A company's API credential. Only a SHA-256 of the secret is stored; the secret is shown once at creation."""
 
-    name = models.CharField(max_length=100, help_text="What uses this token, e.g. 'Bitrix24 connector'.")
+    name = models.CharField(
+        max_length=100, help_text=_("What uses this token, e.g. 'Bitrix24 connector'."), verbose_name=_("name")
+    )
     scope = models.CharField(
         max_length=5,
         choices=TokenScope.choices,
         default=TokenScope.READ,
-        help_text="Read tokens can only GET; actions and changes need a write token.",
+        help_text=_("Read tokens can only GET; actions and changes need a write token."),
+        verbose_name=_("scope"),
     )
     expires_at = models.DateTimeField(
-        null=True, blank=True, help_text="The token stops working at this time; empty: until revoked."
+        null=True, blank=True, help_text=_("The token stops working at this time; empty: until revoked."),
+        verbose_name=_("expires at"),
     )
-    prefix = models.CharField(max_length=12, editable=False, help_text="First characters, to recognise a token.")
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(
+        max_length=12, editable=False, help_text=_("First characters, to recognise a token."), verbose_name=_("prefix")
+    )
+    key_hash = models.CharField(max_length=64, unique=True, editable=False, verbose_name=_("key hash"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False,
+        verbose_name=_("created by"),
     )
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("last used at"))
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("revoked at"))
 
     class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
         ordering = ["-created_at"]
-        verbose_name = "API token"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -115,9 +135,15 @@ class UserPreference(models.Model):
     """What one person chose for themselves, kept with the person so it follows them to any browser (issue 12): the
     console's language. Superusers have one too; a member without a row sees the browser's or the default language."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference")
-    language = models.CharField(max_length=10, blank=True, choices=settings.LANGUAGES)
-    updated_at = models.DateTimeField(auto_now=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference", verbose_name=_("user")
+    )
+    language = models.CharField(max_length=10, blank=True, choices=settings.LANGUAGES, verbose_name=_("language"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+
+    class Meta:
+        verbose_name = _("user preference")
+        verbose_name_plural = _("user preferences")
 
     def __str__(self) -> str:
         return f"{self.user}: {self.language or '-'}"

@@ -5,6 +5,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from companies.tenancy import CompanyOwned
 from integrations.fields import EncryptedTextField
@@ -15,12 +17,12 @@ def default_sync_interval() -> int:
 
 
 class PbxProvider(models.TextChoices):
-    ONLINEPBX = "onlinepbx", "OnlinePBX"
+    ONLINEPBX = "onlinepbx", _("OnlinePBX")
 
 
 class OperatorChannel(models.TextChoices):
-    LEFT = "left", "Left"
-    RIGHT = "right", "Right"
+    LEFT = "left", _("Left")
+    RIGHT = "right", _("Right")
 
 
 # A DNS host name: labels of letters, digits and inner hyphens, joined by dots. Nothing else may reach the URL path.
@@ -54,48 +56,66 @@ def pbx_base_url_is_allowed(url: str) -> bool:
 class PbxAccount(CompanyOwned):
     """A company's PBX connection: credentials (encrypted), schedule, sync cursor and the last outcome."""
 
-    provider = models.CharField(max_length=20, choices=PbxProvider.choices, default=PbxProvider.ONLINEPBX)
-    domain = models.CharField(max_length=200, help_text="The PBX domain, e.g. pbx12345.onpbx.ru")
-    api_key = EncryptedTextField(help_text="The API key from the PBX panel (Integration → API). Stored encrypted.")
-    api_base_url = models.URLField(
-        blank=True, default="", help_text="Leave empty for the vendor's API host (DIALIX_ONLINEPBX_BASE_URL)."
+    provider = models.CharField(
+        max_length=20, choices=PbxProvider.choices, default=PbxProvider.ONLINEPBX, verbose_name=_("provider")
     )
-    is_enabled = models.BooleanField(default=True, help_text="Sync on schedule.")
+    domain = models.CharField(
+        max_length=200, help_text=_("The PBX domain, e.g. pbx12345.onpbx.ru"), verbose_name=_("domain")
+    )
+    api_key = EncryptedTextField(
+        help_text=_("The API key from the PBX panel (Integration → API). Stored encrypted."), verbose_name=_("api key")
+    )
+    api_base_url = models.URLField(
+        blank=True, default="", help_text=_("Leave empty for the vendor's API host (DIALIX_ONLINEPBX_BASE_URL)."),
+        verbose_name=_("api base url"),
+    )
+    is_enabled = models.BooleanField(default=True, help_text=_("Sync on schedule."), verbose_name=_("is enabled"))
     sync_interval_minutes = models.PositiveIntegerField(
-        default=default_sync_interval, validators=[MinValueValidator(1), MaxValueValidator(24 * 60)]
+        default=default_sync_interval, validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+        verbose_name=_("sync interval minutes"),
     )
     backfill_days = models.PositiveIntegerField(
-        default=7, validators=[MaxValueValidator(90)], help_text="How far back the first sync reads."
+        default=7, validators=[MaxValueValidator(90)], help_text=_("How far back the first sync reads."),
+        verbose_name=_("backfill days"),
     )
     overlap_minutes = models.PositiveIntegerField(
         default=60,
         validators=[MaxValueValidator(24 * 60)],
-        help_text="Each sync re-reads calls that ended this long before its cursor: the PBX may list a call a while "
-        "after it ends.",
+        help_text=_(
+            "Each sync re-reads calls that ended this long before its cursor: the PBX may list a call a while "
+            "after it ends."
+        ),
+        verbose_name=_("overlap minutes"),
     )
     fetch_recordings = models.BooleanField(
-        default=True, help_text="Download recordings of answered calls. Off imports the call history only."
+        default=True, help_text=_("Download recordings of answered calls. Off imports the call history only."),
+        verbose_name=_("fetch recordings"),
     )
     operator_channel = models.CharField(
         max_length=5,
         choices=OperatorChannel.choices,
         default=OperatorChannel.LEFT,
-        help_text="Which channel of a stereo recording is the operator.",
+        help_text=_("Which channel of a stereo recording is the operator."),
+        verbose_name=_("operator channel"),
     )
-    push_secret_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    push_secret_hash = models.CharField(
+        max_length=64, blank=True, default="", editable=False, verbose_name=_("push secret hash")
+    )
     # Machine-filled state
-    session_key_id = EncryptedTextField(blank=True, default="", editable=False)
-    session_key = EncryptedTextField(blank=True, default="", editable=False)
+    session_key_id = EncryptedTextField(blank=True, default="", editable=False, verbose_name=_("session key id"))
+    session_key = EncryptedTextField(blank=True, default="", editable=False, verbose_name=_("session key"))
     sync_cursor = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="Calls that ended before this have been read."
+        null=True, blank=True, editable=False, help_text=_("Calls that ended before this have been read."),
+        verbose_name=_("sync cursor"),
     )
-    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
-    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_error = models.TextField(blank=True, default="", editable=False)
-    last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("lease until"))
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("last success at"))
+    last_error = models.TextField(blank=True, default="", editable=False, verbose_name=_("last error"))
+    last_error_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("last error at"))
 
     class Meta:
-        verbose_name = "PBX account"
+        verbose_name = _("PBX account")
+        verbose_name_plural = _("PBX accounts")
         constraints = [models.UniqueConstraint(fields=["company"], name="integrations_pbxaccount_one_per_company")]
 
     def __str__(self) -> str:
@@ -128,18 +148,18 @@ class PbxAccount(CompanyOwned):
 
 
 class SyncKind(models.TextChoices):
-    SCHEDULED = "scheduled", "Scheduled"
-    MANUAL = "manual", "Manual"
-    PUSH = "push", "Push"
-    BACKFILL = "backfill", "History (backfill)"
+    SCHEDULED = "scheduled", _("Scheduled")
+    MANUAL = "manual", _("Manual")
+    PUSH = "push", _("Push")
+    BACKFILL = "backfill", _("History (backfill)")
 
 
 class SyncStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Skipped (another sync was running)"
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped (another sync was running)")
 
 
 REJECTED_KEPT = 50  # a run keeps this many refused records in its list; `rejected` counts them all
@@ -148,32 +168,45 @@ REJECTED_KEPT = 50  # a run keeps this many refused records in its list; `reject
 class SyncRun(CompanyOwned):
     """One read of a company's PBX, so a supervisor sees that it is being read, and when and why it failed."""
 
-    account = models.ForeignKey(PbxAccount, on_delete=models.CASCADE, related_name="runs")
-    kind = models.CharField(max_length=10, choices=SyncKind.choices)
-    status = models.CharField(max_length=10, choices=SyncStatus.choices, default=SyncStatus.RUNNING)
-    started_at = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True, blank=True)
-    window_from = models.DateTimeField(null=True, blank=True)
-    window_to = models.DateTimeField(null=True, blank=True)
-    fetched = models.PositiveIntegerField(default=0)
-    created = models.PositiveIntegerField(default=0)
-    updated = models.PositiveIntegerField(default=0)
-    skipped = models.PositiveIntegerField(default=0, help_text="Calls read again that had not changed.")
-    operators_created = models.PositiveIntegerField(default=0)
-    rejected = models.PositiveIntegerField(default=0, help_text="PBX records the parser refused (skipped).")
+    account = models.ForeignKey(PbxAccount, on_delete=models.CASCADE, related_name="runs", verbose_name=_("account"))
+    kind = models.CharField(max_length=10, choices=SyncKind.choices, verbose_name=_("kind"))
+    status = models.CharField(
+        max_length=10, choices=SyncStatus.choices, default=SyncStatus.RUNNING, verbose_name=_("status")
+    )
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    window_from = models.DateTimeField(null=True, blank=True, verbose_name=_("window from"))
+    window_to = models.DateTimeField(null=True, blank=True, verbose_name=_("window to"))
+    fetched = models.PositiveIntegerField(default=0, verbose_name=_("fetched"))
+    created = models.PositiveIntegerField(default=0, verbose_name=_("created"))
+    updated = models.PositiveIntegerField(default=0, verbose_name=_("updated"))
+    skipped = models.PositiveIntegerField(
+        default=0, help_text=_("Calls read again that had not changed."), verbose_name=_("skipped")
+    )
+    operators_created = models.PositiveIntegerField(default=0, verbose_name=_("operators created"))
+    rejected = models.PositiveIntegerField(
+        default=0, help_text=_("PBX records the parser refused (skipped)."), verbose_name=_("rejected")
+    )
     rejected_records = models.JSONField(
         default=list,
         blank=True,
-        help_text=f"The first {REJECTED_KEPT} refused records: their uuid and why, never the PBX's whole answer.",
+        help_text=format_lazy(
+            _("The first {kept} refused records: their uuid and why, never the PBX's whole answer."), kept=REJECTED_KEPT
+        ),
+        verbose_name=_("rejected records"),
     )
     # A backfill's own progress: it reads [window_from, window_to) in 7-day windows and commits each with `cursor`,
     # so a stopped one continues from there. The account's regular cursor is never touched by it.
-    cursor = models.DateTimeField(null=True, blank=True, help_text="Backfill: read up to here.")
-    windows_total = models.PositiveIntegerField(default=0)
-    windows_done = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True, default="")
+    cursor = models.DateTimeField(
+        null=True, blank=True, help_text=_("Backfill: read up to here."), verbose_name=_("cursor")
+    )
+    windows_total = models.PositiveIntegerField(default=0, verbose_name=_("windows total"))
+    windows_done = models.PositiveIntegerField(default=0, verbose_name=_("windows done"))
+    error = models.TextField(blank=True, default="", verbose_name=_("error"))
 
     class Meta:
+        verbose_name = _("sync run")
+        verbose_name_plural = _("sync runs")
         ordering = ["-started_at", "-id"]
         indexes = [models.Index(fields=["company", "-started_at"], name="integrations_syncrun_recent")]
 
@@ -182,42 +215,44 @@ class SyncRun(CompanyOwned):
 
 
 class SttEngine(models.TextChoices):
-    OFFLINE = "offline", "Offline (Whisper on our servers)"
-    OPENAI = "openai", "OpenAI"
-    UZBEKVOICE = "uzbekvoice", "UzbekVoice"
+    OFFLINE = "offline", _("Offline (Whisper on our servers)")
+    OPENAI = "openai", _("OpenAI")
+    UZBEKVOICE = "uzbekvoice", _("UzbekVoice")
 
 
 class AnalyzerEngine(models.TextChoices):
-    OFFLINE = "offline", "Offline rules"
-    OPENAI = "openai", "OpenAI-compatible model"
+    OFFLINE = "offline", _("Offline rules")
+    OPENAI = "openai", _("OpenAI-compatible model")
 
 
 class EngineSettings(CompanyOwned):
     """Which engines a company uses: speech-to-text per language, and the analyser (empty = the platform default)."""
 
-    engine_uz = models.CharField("Uzbek", max_length=12, choices=SttEngine.choices, blank=True, default="")
-    engine_ru = models.CharField("Russian", max_length=12, choices=SttEngine.choices, blank=True, default="")
-    engine_en = models.CharField("English", max_length=12, choices=SttEngine.choices, blank=True, default="")
+    engine_uz = models.CharField(_("Uzbek"), max_length=12, choices=SttEngine.choices, blank=True, default="")
+    engine_ru = models.CharField(_("Russian"), max_length=12, choices=SttEngine.choices, blank=True, default="")
+    engine_en = models.CharField(_("English"), max_length=12, choices=SttEngine.choices, blank=True, default="")
     engine_unknown = models.CharField(
-        "Language not known in advance",
+        _("Language not known in advance"),
         max_length=12,
         choices=SttEngine.choices,
         blank=True,
         default="",
-        help_text="Used when the call's language is detected, not given (companies with several languages).",
+        help_text=_("Used when the call's language is detected, not given (companies with several languages)."),
     )
     fallback_engine = models.CharField(
         max_length=12,
         choices=SttEngine.choices,
         default=SttEngine.OFFLINE,
-        help_text="Used when the chosen engine is down or not configured.",
+        help_text=_("Used when the chosen engine is down or not configured."),
+        verbose_name=_("fallback engine"),
     )
     analyzer_engine = models.CharField(
-        "Analyser", max_length=12, choices=AnalyzerEngine.choices, blank=True, default=""
+        _("Analyser"), max_length=12, choices=AnalyzerEngine.choices, blank=True, default=""
     )
 
     class Meta:
-        verbose_name = verbose_name_plural = "engine settings"
+        verbose_name = _("engine settings")
+        verbose_name_plural = _("engine settings")
         constraints = [models.UniqueConstraint(fields=["company"], name="integrations_enginesettings_one_per_company")]
 
     def __str__(self) -> str:
