@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import serializers
-
 from calls.models import Call, CallStatus
+from calls.serializers import CallOutputSerializer
 from integrations.webhooks.models import WebhookEventType
 from integrations.webhooks.services import webhook_events_emit
 
@@ -20,34 +19,10 @@ _TRANSITION_EVENTS: dict[str, tuple[str, frozenset[str] | None]] = {
 }
 
 
-class WebhookCallSerializer(serializers.ModelSerializer):
-    """The call in an event: small and stable; the API's call detail (`url`) has the rest."""
-
-    state = serializers.CharField(source="status")
-    url = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Call
-        fields = [
-            "id",
-            "url",
-            "state",
-            "failure_code",
-            "started_at",
-            "direction",
-            "duration_seconds",
-            "score",
-            "auto_fail",
-            "needs_review",
-            "review_state",
-        ]
-
-    def get_url(self, call: Call) -> str:
-        return f"/api/v1/calls/{call.pk}/"
-
-
 def _call_data(call_id: int) -> dict[str, Any]:
-    return {"call": WebhookCallSerializer(Call.objects.get(pk=call_id)).data}
+    # The call exactly as GET /api/v1/calls/<id>/ shows it, so a receiver needs no second request and no second shape.
+    call = Call.objects.select_related("operator", "transcript", "reviewed_by").get(pk=call_id)
+    return {"call": CallOutputSerializer(call).data}
 
 
 def call_event_emit(*, company_id: int, call_id: int, event_type: str) -> None:

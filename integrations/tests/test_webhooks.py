@@ -107,7 +107,10 @@ def test_failed_call_writes_the_event_to_the_outbox_with_the_change(company, all
     body = json.loads(delivery.payload)
     assert body["type"] == "call.failed" and body["id"] == delivery.event_id
     assert body["company"]["slug"] == company.slug
-    assert body["data"]["call"]["id"] == call.pk and body["data"]["call"]["state"] == "failed"
+    assert body["data"]["call"]["id"] == call.pk and body["data"]["call"]["status"] == "failed"
+    from calls.serializers import CallOutputSerializer
+
+    assert list(body["data"]["call"]) == CallOutputSerializer.Meta.fields  # the call as the API shows it
 
 
 def test_rolled_back_change_leaves_no_event(company, allow_private):
