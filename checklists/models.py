@@ -15,7 +15,7 @@ def validate_directions(value: object) -> None:
     allowed = [code for code, _ in CALL_DIRECTIONS]
     if not isinstance(value, list) or any(item not in allowed for item in value) or len(set(value)) != len(value):
         raise ValidationError(
-            "Directions must be a list of distinct values among %(allowed)s (empty: every call).",
+            _("Directions must be a list of distinct values among %(allowed)s (empty: every call)."),
             params={"allowed": ", ".join(allowed)},
             code="invalid_directions",
         )

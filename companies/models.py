@@ -14,17 +14,20 @@ LANGUAGE_CODES = [code for code, _ in LANGUAGES]
 
 def validate_languages(value: object) -> None:
     if not isinstance(value, list) or not value:
-        raise ValidationError("Choose at least one language.")
+        raise ValidationError(_("Choose at least one language."))
     unknown = [code for code in value if code not in LANGUAGE_CODES]
     if unknown:
-        raise ValidationError(f"Unknown language(s) {unknown}; use {LANGUAGE_CODES}.")
+        raise ValidationError(
+            _("Unknown language(s) %(unknown)s; use %(known)s."),
+            params={"unknown": ", ".join(map(str, unknown)), "known": ", ".join(LANGUAGE_CODES)},
+        )
     if len(set(value)) != len(value):
-        raise ValidationError("Each language once.")
+        raise ValidationError(_("Each language once."))
 
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(f"{value!r} is not a time zone (e.g. Asia/Tashkent).")
+        raise ValidationError(_("%(value)s is not a time zone (e.g. Asia/Tashkent)."), params={"value": value})
 
 
 class Company(TimeStamped):

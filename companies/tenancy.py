@@ -8,14 +8,15 @@ from django.contrib.auth.mixins import AccessMixin
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
     from companies.models import Company, Membership
 
 
 class TimeStamped(models.Model):
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         abstract = True
@@ -29,7 +30,9 @@ class CompanyQuerySet(models.QuerySet):
 class CompanyOwned(TimeStamped):
     """Abstract base of every business model. The isolation test creates one of each for two companies."""
 
-    company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="+")
+    company = models.ForeignKey(
+        "companies.Company", on_delete=models.CASCADE, related_name="+", verbose_name=_("company")
+    )
     objects = CompanyQuerySet.as_manager()
 
     class Meta:

@@ -28,8 +28,10 @@ class OperatorChannel(models.TextChoices):
 # A DNS host name: labels of letters, digits and inner hyphens, joined by dots. Nothing else may reach the URL path.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})*\Z")
-DOMAIN_ERROR = "Enter the PBX domain only, e.g. pbx12345.onpbx.ru: letters, digits, dots and hyphens."
-BASE_URL_ERROR = "This API host is not allowed; the server's PBX host (DIALIX_ONLINEPBX_BASE_URL) is used when empty."
+DOMAIN_ERROR = _("Enter the PBX domain only, e.g. pbx12345.onpbx.ru: letters, digits, dots and hyphens.")
+BASE_URL_ERROR = _(
+    "This API host is not allowed; the server's PBX host (DIALIX_ONLINEPBX_BASE_URL) is used when empty."
+)
 
 
 def pbx_domain_is_valid(domain: str) -> bool:
