@@ -2,6 +2,8 @@ import re
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -192,6 +194,16 @@ class Call(CompanyOwned):
             # The calls list (#12): a number searched in any form is matched exactly; an operator's calls, newest first.
             models.Index(fields=["company", "customer_phone"], name="calls_call_company_phone"),
             models.Index(fields=["company", "operator", "-started_at"], name="calls_call_operator_started"),
+            # The API's `ordering=-score` (#13): the exact ORDER BY expression (unscored calls last), so a page is read
+            # from the index in order instead of sorting the company's calls.
+            models.Index(
+                F("company"),
+                Coalesce(F("score"), Value(-1.0)).desc(),
+                F("id").desc(),
+                name="calls_call_company_score_rank",
+            ),
+            # The sweeper (#10): calls of a state that have waited longest.
+            models.Index(fields=["status", "updated_at"], name="calls_call_status_updated"),
             # The review queue (#12): a company's analysed calls not yet reviewed, oldest first (walked in order; the
             # flags and the sample are checked on the way, so the first page needs no sort of the whole company).
             models.Index(
