@@ -56,9 +56,9 @@ def _call_figures() -> dict[str, Any]:
         "silence_share": Avg("silence_share"),
     }
     for sentiment in SENTIMENTS:
-        figures[f"sentiment_{sentiment}"] = Count("id", filter=Q(analysis__customer_sentiment=sentiment))
+        figures[f"sentiment_{sentiment}"] = Count("id", filter=Q(customer_sentiment=sentiment))
     for outcome in OUTCOME_VALUES:
-        figures[f"outcome_{outcome}"] = Count("id", filter=Q(analysis__outcome=outcome))
+        figures[f"outcome_{outcome}"] = Count("id", filter=Q(outcome=outcome))
     return figures
 
 

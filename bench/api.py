@@ -100,6 +100,12 @@ def load_api_extras(company: Company) -> None:
         "FROM calls_call c WHERE c.company_id = %s AND c.status = %s",
         [company_id, done],
     )  # fmt: skip
+    with connection.cursor() as cursor:  # what the move to DONE writes on the call beside its analysis
+        cursor.execute(
+            "UPDATE calls_call c SET customer_sentiment = a.customer_sentiment, outcome = a.outcome "
+            "FROM checklists_callanalysis a WHERE a.call_id = c.id AND c.company_id = %s",
+            [company_id],
+        )
     print(f"  {analyses:,} analyses in {time.perf_counter() - start:.0f} s", flush=True)
     checklist = Checklist.objects.create(company=company, name=BENCH_CHECKLIST)
     section = ChecklistSection.objects.create(company=company, checklist=checklist, title="Call")
@@ -164,7 +170,7 @@ def main() -> None:
         company, calls = console.load(args.scale)
     if not Checklist.objects.filter(company=company, name=BENCH_CHECKLIST).exists():
         load_api_extras(company)
-        analyse_tables()
+    analyse_tables()  # every run: a migration may just have rewritten the calls (index-only scans need the map)
     note = "" if calls == console.CALLS else f"  (--scale {calls / console.CALLS:g}: NOT the full 1M)"
     print(f"\n{calls:,} calls in one company{note}")
 

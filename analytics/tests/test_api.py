@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from calls.models import CallStatus, Direction
+from calls.models import Call, CallStatus, Direction
 from calls.tests.factories import CallFactory
 from calls.tests.test_api import analysed_call
 from checklists.models import CallAnalysis, ItemResult
@@ -22,6 +22,8 @@ def _at(text: str) -> dt.datetime:
 def _analysed(company, started_at: str, *, sentiment="negative", outcome="not_resolved", **fields):
     call = analysed_call(company, started_at=_at(started_at), **fields)
     CallAnalysis.objects.filter(call=call).update(customer_sentiment=sentiment, outcome=outcome)
+    # the call keeps its analysis' sentiment and outcome (written with the move to DONE), for the figures
+    Call.objects.filter(pk=call.pk).update(customer_sentiment=sentiment, outcome=outcome)
     return call
 
 

@@ -172,7 +172,15 @@ def _save_analysis(
         # The move to DONE comes first and holds the call's row: if someone moved the call meanwhile (a new
         # re-analysis, a re-transcription), this answer is stale and nothing of it is written.
         if not call_transition(
-            call_id=call.pk, to=CallStatus.DONE, expect=CallStatus.ANALYSING, by=STEP, fields={"attempts": 0}
+            call_id=call.pk,
+            to=CallStatus.DONE,
+            expect=CallStatus.ANALYSING,
+            by=STEP,
+            fields={
+                "attempts": 0,
+                "customer_sentiment": analysis.customer_sentiment,
+                "outcome": analysis.outcome[:20],
+            },
         ):
             return
         corrections = _supervisor_corrections(call)

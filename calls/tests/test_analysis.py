@@ -160,3 +160,10 @@ def test_reanalysis_against_a_new_version_keeps_corrections_of_unchanged_items(c
         call=call, version_item__version__number=2, version_item__source_item_id=result.version_item.source_item_id
     )
     assert (again.answer, again.source, again.override_reason) == ("met", "human", "heard it")
+
+
+def test_the_call_keeps_its_analysis_sentiment_and_outcome_for_the_figures(company, checklists):
+    call = call_analyse(call_id=transcribed_call_from_fixture(company, "ru-02-complaint").pk)
+    analysis = CallAnalysis.objects.get(call=call)
+    assert (call.customer_sentiment, call.outcome) == (analysis.customer_sentiment, analysis.outcome)
+    assert call.customer_sentiment in ("negative", "neutral", "positive") and call.outcome
