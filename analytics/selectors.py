@@ -95,11 +95,6 @@ def calls_period_aggregates(
     return [_shape(dict(row)) for row in rows]
 
 
-def calls_daily_aggregates(*, company: Company, calls: QuerySet[Call] | None = None) -> list[dict[str, Any]]:
-    """calls_period_aggregates per day of the company's time zone."""
-    return calls_period_aggregates(company=company, calls=calls, interval="day")
-
-
 def calls_operator_aggregates(*, company: Company, calls: QuerySet[Call] | None = None) -> list[dict[str, Any]]:
     """The same figures per operator, by name (calls without an operator last, as operator None). One query."""
     rows = (

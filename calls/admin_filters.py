@@ -201,12 +201,6 @@ class DateRangeFilter(admin.ListFilter):
         }
 
 
-def review_state_field() -> str | None:
-    """The call's review-state field once the review workflow adds it (issue 12, item 4); None until then."""
-    names = {field.name for field in Call._meta.get_fields()}
-    return "review_state" if "review_state" in names else None
-
-
 class CappedCountPaginator(Paginator):
     """Counts up to COUNT_CAP rows and stops: the admin's exact COUNT(*) reads every matching row (a million for the
     unfiltered list, ~100 ms and growing); past the cap the list says "more than 1,000" and offers filters. 1,000 is

@@ -23,10 +23,9 @@ from calls.admin_filters import (
     ScoreBandFilter,
     request_company,
     request_zone,
-    review_state_field,
     score_band,
 )
-from calls.models import Call, Direction, Transcript
+from calls.models import Call, Direction, ReviewState, Transcript
 from calls.selectors import TranscriptHit, call_search, call_search_hits, call_search_kind
 
 HIT_CONTEXT_CHARS = 160  # enough of a long turn to read the words around the hit on one or two lines
@@ -128,8 +127,7 @@ def _list_filters() -> list:
         "status",  # a choices field: listed without a query
         FlagFilter,
     ]
-    review = review_state_field()
-    return [*filters, *([review] if review else []), "source", "failure_code"]
+    return [*filters, "review_state", "source", "failure_code"]
 
 
 class CallListMixin:
@@ -253,7 +251,7 @@ class CallListMixin:
     def flags(self, obj: Call) -> str:
         transcript = _transcript(obj)
         low_confidence = transcript is not None and transcript.low_confidence
-        reviewed = getattr(obj, "review_state", None) == "reviewed"  # the review workflow's field, once it exists
+        reviewed = obj.review_state == ReviewState.REVIEWED
         shown = [
             ("fail", _("auto-fail"), _("A critical item was not met"), obj.auto_fail),
             ("review", _("review"), _("Needs review: some evidence could not be verified"), obj.needs_review),

@@ -20,7 +20,10 @@ def _run_step(task: Task, policy, service, call_id: int, **kwargs) -> None:
         cause = exc.cause if isinstance(exc, StepRetry) else exc
         if isinstance(cause, LimitBusy) and not task.app.conf.task_always_eager:
             # Waiting for another worker of the same tenant is not a failed try: a fresh message, retries unspent.
-            task.apply_async(args=task.request.args, kwargs=task.request.kwargs, countdown=cause.retry_after or 30)
+            priority = (task.request.delivery_info or {}).get("priority")  # a person's request stays ahead of bulk
+            task.apply_async(
+                args=task.request.args, kwargs=task.request.kwargs, countdown=cause.retry_after or 30, priority=priority
+            )
             return
         if task.request.retries >= policy.max_retries:
             call_step_gave_up(

@@ -147,7 +147,6 @@ class PbxAccountAdmin(CompanyScopedAdmin):
 
     @admin.action(description=_("Sync now"), permissions=["change"])
     def sync_now(self, request: HttpRequest, queryset) -> None:
-        from integrations.models import SyncKind
         from integrations.services import pbx_sync_queue
 
         runs = [pbx_sync_queue(account=account, kind=SyncKind.MANUAL) for account in queryset]

@@ -6,9 +6,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from calls.models import Call, CallStatus, FailureCode
-from calls.services.states import TRANSITIONS, call_count_attempt, call_transition, calls_transition
-
-__all__ = ["call_count_attempt", "call_mark_failed", "calls_retry_recording"]
+from calls.services.states import TRANSITIONS, call_transition, calls_transition
 
 CAN_FAIL = frozenset(status for status, targets in TRANSITIONS.items() if CallStatus.FAILED in targets)
 RECORDING_FAILURES = (

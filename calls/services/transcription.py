@@ -7,7 +7,6 @@ import shutil
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -24,8 +23,6 @@ from integrations.stt.errors import AudioUndecodable, NoSpeech
 
 logger = logging.getLogger(__name__)
 
-# A call TRANSCRIBING for longer than the hard task limit was abandoned by a crashed worker: the sweeper gives it back.
-STALE_AFTER = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
 RETRANSCRIBABLE = [CallStatus.TRANSCRIBED, CallStatus.DONE, CallStatus.FAILED]  # moved back to RECORDING_STORED
 STEP = "task:transcribe"
 

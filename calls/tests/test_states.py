@@ -128,3 +128,14 @@ def test_the_call_page_shows_the_history(supervisor_client, company):
     )
     page = supervisor_client.get(f"/admin/calls/call/{call.pk}/change/").content.decode()
     assert "History" in page and "no file yet" in page and "task:fetch_recording" in page
+
+
+def test_each_steps_task_retries_as_often_as_its_policy_says():
+    """Celery enforces the decorator's max_retries, the step gives up by its policy: they must agree, or a call would
+    end with MaxRetriesExceeded instead of its failure code."""
+    from calls.services.retry import ANALYSIS, RECORDING, TRANSCRIPTION
+    from calls.tasks import call_analyse_task, call_fetch_recording_task, call_transcribe_task
+
+    assert call_fetch_recording_task.max_retries == RECORDING.max_retries
+    assert call_transcribe_task.max_retries == TRANSCRIPTION.max_retries
+    assert call_analyse_task.max_retries == ANALYSIS.max_retries

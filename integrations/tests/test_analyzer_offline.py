@@ -391,12 +391,15 @@ def test_the_evaluation_set_covers_the_kinds_of_call_a_supervisor_sees():
 
 
 def test_offline_analyzer_meets_the_accuracy_goals_on_the_evaluation_set():
+    # The goals are 85% / 80% / 80% / 10 points; the floors sit just under today's measured figures (99% /
+    # 95% / 100% / 1.2, in the README) so a regression shows here, not only in a later bench. The input is text, so
+    # the figures do not depend on the CPU.
     report = measure(OfflineAnalyzer(), eval_cases(EVAL_DIR))
     for language in ("en", "ru"):
-        assert report["item_accuracy"][language]["accuracy"] >= 0.85, language
-    assert report["all"]["outcome"]["accuracy"] >= 0.8
-    assert report["all"]["customer_sentiment"]["accuracy"] >= 0.8
-    assert report["all"]["score_mae"] <= 10
+        assert report["item_accuracy"][language]["accuracy"] >= 0.97, language
+    assert report["all"]["outcome"]["accuracy"] >= 0.93
+    assert report["all"]["customer_sentiment"]["accuracy"] >= 0.97
+    assert report["all"]["score_mae"] <= 2.5
 
 
 def test_the_tuning_set_figures_stay_where_they_were():

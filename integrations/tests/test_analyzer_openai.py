@@ -47,6 +47,17 @@ REQUEST = AnalysisRequest(
 CHAT = "/v1/chat/completions"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_format_memory():
+    """The format a server took is remembered per base URL for the process; a later fake on a reused port must not
+    inherit an earlier test's answer."""
+    from integrations.llm import openai_analyzer
+
+    openai_analyzer._FORMAT_BY_BASE_URL.clear()
+    yield
+    openai_analyzer._FORMAT_BY_BASE_URL.clear()
+
+
 @pytest.fixture
 def fake() -> Iterator[FakeOpenAIWithChat]:
     with FakeOpenAIWithChat() as server:

@@ -160,13 +160,20 @@ def test_retries_back_off_and_stop_after_a_day(company, allow_private):
         before = timezone.now()
         webhook_deliver(delivery_id=delivery.pk)
         delivery.refresh_from_db()
-        assert 25 <= (delivery.next_attempt_at - before).total_seconds() <= 40  # the first wait: 30 s
+        first_wait = (delivery.next_attempt_at - before).total_seconds()
+        assert 25 <= first_wait <= 40  # the first wait: 30 s
+        assert abs((delivery.retry_until - delivery.created_at) - timedelta(hours=24)) < timedelta(minutes=1)
         assert webhook_deliver(delivery_id=delivery.pk) is None  # not due yet: nothing sent
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+        before = timezone.now()
+        webhook_deliver(delivery_id=delivery.pk)
+        delivery.refresh_from_db()
+        assert (delivery.next_attempt_at - before).total_seconds() > 1.5 * first_wait  # the wait grows
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
             next_attempt_at=timezone.now(), retry_until=timezone.now() + timedelta(seconds=10)
         )
         assert webhook_deliver(delivery_id=delivery.pk) == "failed"
-    assert len(receiver.requests) == 2
+    assert len(receiver.requests) == 3
 
 
 def test_signature_is_verified_by_standardwebhooks(company, allow_private):

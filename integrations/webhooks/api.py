@@ -3,15 +3,15 @@
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from companies.api_auth import TokenPrincipal
-from companies.models import Role
-from companies.tenancy import CompanyMixin, membership_for_user
+from companies.api_permissions import CanWrite
+from companies.tenancy import CompanyMixin
 from integrations.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEventType
 from integrations.webhooks.selectors import webhook_delivery_list, webhook_endpoint_get, webhook_endpoint_list
 from integrations.webhooks.services import (
@@ -20,20 +20,6 @@ from integrations.webhooks.services import (
     webhook_endpoint_delete,
     webhook_endpoint_update,
 )
-
-
-class CanManageWebhooks(permissions.BasePermission):
-    """Anyone of the company reads; write tokens, owners and supervisors change (read tokens are refused earlier)."""
-
-    message = "Your role is read-only."
-
-    def has_permission(self, request, view) -> bool:
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        if isinstance(request.user, TokenPrincipal):
-            return request.user.can_write
-        membership = membership_for_user(request.user)
-        return membership is not None and membership.role in (Role.OWNER, Role.SUPERVISOR)
 
 
 class WebhookEndpointOutputSerializer(serializers.ModelSerializer):
@@ -70,7 +56,7 @@ class WebhookEndpointInputSerializer(serializers.Serializer):
 
 
 class WebhookEndpointListApi(CompanyMixin, ListAPIView):
-    permission_classes = [*ListAPIView.permission_classes, CanManageWebhooks]
+    permission_classes = [*ListAPIView.permission_classes, CanWrite]
     serializer_class = WebhookEndpointOutputSerializer
 
     def get_queryset(self) -> QuerySet[WebhookEndpoint]:
@@ -87,7 +73,7 @@ class WebhookEndpointListApi(CompanyMixin, ListAPIView):
 
 
 class WebhookEndpointDetailApi(CompanyMixin, APIView):
-    permission_classes = [*APIView.permission_classes, CanManageWebhooks]
+    permission_classes = [*APIView.permission_classes, CanWrite]
 
     def _get(self, pk: int) -> WebhookEndpoint:
         try:
@@ -151,7 +137,7 @@ class WebhookDeliveryListApi(CompanyMixin, ListAPIView):
 class WebhookDeliveryReplayApi(CompanyMixin, APIView):
     """Sends the event again, same id and body, with a fresh day of retries."""
 
-    permission_classes = [*APIView.permission_classes, CanManageWebhooks]
+    permission_classes = [*APIView.permission_classes, CanWrite]
 
     @extend_schema(request=None, responses={202: WebhookDeliveryOutputSerializer})
     def post(self, request: Request, pk: int) -> Response:

@@ -23,6 +23,7 @@ from django.utils import timezone
 from companies.models import Company
 from dialix.errors import DialixError
 from integrations.http import make_session
+from integrations.services import error_text
 from integrations.webhooks.addresses import AddressRefused, check_destination, url_problem
 from integrations.webhooks.models import (
     DeliveryStatus,
@@ -180,6 +181,7 @@ def _send(*, endpoint: WebhookEndpoint, delivery: WebhookDelivery, now) -> tuple
     try:
         check_destination(endpoint.url)
         with make_session(retries_for_get=0, timeout=SEND_TIMEOUT) as session:
+            session.trust_env = False  # an HTTP(S)_PROXY from the environment would bypass the address check
             response = session.post(
                 endpoint.url, data=delivery.payload.encode(), headers=headers, allow_redirects=False, stream=True
             )
@@ -187,7 +189,7 @@ def _send(*, endpoint: WebhookEndpoint, delivery: WebhookDelivery, now) -> tuple
     except AddressRefused as exc:
         return None, str(exc)
     except requests.RequestException as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:500]
+        return None, error_text(exc)[:500]
     if 300 <= response.status_code < 400:
         location = response.headers.get("Location", "")[:MAX_RESPONSE_NOTE]
         return response.status_code, f"Redirects are not followed (to {location or 'nowhere'})."
