@@ -269,3 +269,13 @@ from integrations.webhooks.models import (  # noqa: E402, F401
     WebhookEndpoint,
     WebhookEventType,
 )
+
+# CRM models (integrations/models_crm.py); imported here so they belong to this app.
+from integrations.models_crm import (  # noqa: E402, F401
+    CrmConnection,
+    CrmPlan,
+    CrmProvider,
+    CrmSyncKind,
+    CrmSyncRun,
+    CrmWriteBack,
+)

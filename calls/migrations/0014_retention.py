@@ -1,0 +1,8 @@
+# Placeholder in the migration chain: filled by its owner, removed if still empty at the end.
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("calls", "0013_crm_link")]
+
+    operations = []
