@@ -92,3 +92,18 @@ def test_server_errors_fail_the_call_after_the_last_retry(fake_openai, llm_compa
     call_analyse_task.delay(call.pk)  # every (eager) retry meets a 500 until the last attempt gives up
     call = Call.objects.get(pk=call.pk)
     assert call.status == CallStatus.FAILED and call.failure_code == "analysis_unavailable"
+
+
+def test_a_low_confidence_transcript_is_not_sent_to_the_model_and_not_scored(fake_openai, llm_company):
+    from calls.models import Transcript
+
+    call = transcribed_call_from_fixture(llm_company, "uz-01-sale", talk_ratio=0.6, silence_share=0.1)
+    Transcript.objects.filter(call=call).update(low_confidence=True)  # as the offline engine marks Uzbek
+
+    call = call_analyse(call_id=call.pk)
+
+    assert call.status == CallStatus.DONE
+    assert fake_openai.chat.requests() == []  # words nobody can trust are neither sent nor paid for
+    assert call.score is None and call.needs_review is True
+    assert CallAnalysis.objects.get(call=call).engine.startswith("offline:")
+    assert (call.talk_ratio, call.silence_share) == (0.6, 0.1)  # the timing figures stay

@@ -86,8 +86,12 @@ def _stereo(pair, recogniser, languages, language, operator_channel) -> Transcri
     if getattr(recogniser, "stereo_downmix", False) and pair.mix is not None:
         overlap, gap = pair.crosstalk_ms(), pair.level_gap_db()
         if overlap < CROSSTALK_MAX_MS and gap <= LEVEL_GAP_MAX_DB:
-            return _downmix(pair, recogniser, languages, language, operator_channel, overlap)
-        if overlap >= CROSSTALK_MAX_MS:
+            mixed = _downmix(pair, recogniser, languages, language, operator_channel, overlap)
+            if {word.speaker for word in mixed.words} >= {"operator", "customer"}:
+                return mixed
+            # Both channels carry sound (a silent one was caught above) but the downmix gave one side no word.
+            crosstalk_note = ["the downmix gave one side no words: channels recognised apart"]
+        elif overlap >= CROSSTALK_MAX_MS:
             crosstalk_note = [
                 f"crosstalk: both channels speak at once for {overlap / 1000:.1f} s, channels recognised apart"
             ]
@@ -99,10 +103,12 @@ def _stereo(pair, recogniser, languages, language, operator_channel) -> Transcri
     notes = [f"speakers by channel: operator on the {operator_channel} channel, words merged by start time"]
     notes += crosstalk_note
     operator = customer = None
+    empty_side = False  # a channel with sound on it (a silent one never gets here) but no recognised word
     try:
         operator = _recognise(recogniser, operator_path, batched=True, language=language, languages=languages)
     except NoSpeech:
-        notes.append("nothing recognised on the operator's channel")
+        empty_side = True
+        notes.append("nothing recognised on the operator's channel, which has sound on it")
     # The same language on both channels: detected once (on the operator's channel, which carries the greeting).
     spoken = language or (operator.language if operator else None)
     try:
@@ -110,7 +116,8 @@ def _stereo(pair, recogniser, languages, language, operator_channel) -> Transcri
     except NoSpeech:
         if operator is None:
             raise
-        notes.append("nothing recognised on the customer's channel")
+        empty_side = True
+        notes.append("nothing recognised on the customer's channel, which has sound on it")
     words = merge_channel_words(operator.words if operator else (), customer.words if customer else ())
     main = operator or customer
     return _transcript(
@@ -120,6 +127,7 @@ def _stereo(pair, recogniser, languages, language, operator_channel) -> Transcri
         duration_ms=max(r.duration_ms for r in (operator, customer) if r is not None),
         speaker_method="channels",
         notes=notes,
+        unreliable=empty_side,
     )
 
 
@@ -163,9 +171,15 @@ def _mono(audio, recogniser, languages, language, direction, operator_cues, note
     )
 
 
-def _transcript(recogniser, recognition: Recognition, words, *, duration_ms, speaker_method, notes) -> Transcript:
+def _transcript(
+    recogniser, recognition: Recognition, words, *, duration_ms, speaker_method, notes, unreliable: bool = False
+) -> Transcript:
+    """`unreliable`: the caller found the words incomplete (one side of a two-sided call has none): low confidence, so
+    the call is not scored on half a conversation."""
     language = recognition.language or "und"
-    low_confidence = False
+    low_confidence = unreliable
+    if unreliable:
+        notes.append("low confidence: one side of the call has talk time but no recognised words")
     if language == "uz" and recogniser.name.startswith("offline"):
         low_confidence = True
         notes.append("low confidence: the offline model does not read Uzbek reliably")

@@ -59,6 +59,11 @@ LOG_PROBABILITY_THRESHOLD = -1.0
 # Whisper base does not know Uzbek and writes it out by sound; its fallback to sampling at temperatures up to 1.0 then
 # loops (RTF 0.9 on a test call). Fewer, cooler fallbacks and a mild repetition penalty keep Uzbek at RTF ~0.15.
 UZBEK_DECODING = {"temperature": [0.0, 0.2, 0.4], "repetition_penalty": 1.1}
+# Languages the model reads with low confidence (its output is marked so and never scored). Whisper's no-speech gate
+# (no-speech probability > 0.6 and log-probability < -1) is off for them: on a stereo Uzbek call it dropped the whole
+# operator channel (no-speech 0.88, every window unsure), because the model is just as unsure of any Uzbek it hears.
+# Invented text over silence is still dropped (`_made_up`), and Silero VAD still skips silence on quiet channels.
+LOW_CONFIDENCE_LANGUAGES = frozenset({"uz"})
 
 
 class ModelUnavailable(PermanentIntegrationError):
@@ -260,6 +265,9 @@ class WhisperLocal:
                 "condition_on_previous_text": False,  # no prompt from the previous window: no runaway repetition
                 **(UZBEK_DECODING if language == "uz" else {}),
             }
+            gated = language not in LOW_CONFIDENCE_LANGUAGES
+            if not gated and not batched:
+                decoding["no_speech_threshold"] = None  # faster-whisper: None turns its silence rule off
             if batched:
                 segments = self._batched(model, chunk, decoding)
                 layout = None
@@ -271,7 +279,7 @@ class WhisperLocal:
                         continue  # nothing but silence and noise in this stretch of the call
                 segments, _info = model.transcribe(chunk, **decoding)
             for segment in segments:  # a generator: Whisper decodes window by window (batch by batch) as we iterate
-                if _made_up(segment) or (batched and _silent_window(segment)):
+                if _made_up(segment) or (batched and gated and _silent_window(segment)):
                     continue
                 for word in segment.words or ():
                     text = word.word.strip()

@@ -128,6 +128,47 @@ def test_uzbek_call_is_transcribed_in_uzbek_and_marked_low_confidence(offline_re
     assert {turn.speaker for turn in transcript.turns} <= {"operator", "customer"}
 
 
+def _stereo_variant(source: Path, folder: Path, *, operator_gain_db: float = 0.0, operator_tone: bool = False) -> Path:
+    """The stereo call with its operator (left) channel attenuated, or replaced by a steady tone (sound, no speech)."""
+    audio = np.concatenate(list(iter_pcm(source, layout="stereo", rate=8000)), axis=1)
+    audio[0] = audio[0] * 10 ** (operator_gain_db / 20)
+    if operator_tone:
+        audio[0] = 0.1 * np.sin(2 * np.pi * 440 * np.arange(audio.shape[1]) / 8000)
+    path = folder / f"{source.stem}.variant.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes((np.clip(audio.T, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
+def test_a_quiet_uzbek_operator_channel_is_not_dropped_by_the_no_speech_gate(offline_recogniser, tmp_path) -> None:
+    # The operator's channel 26 dB down: Whisper, unsure of any Uzbek, called every window of it silence (no-speech
+    # probability high, log-probability below -1) and the call ended with an empty operator side. Measured here:
+    # 0 operator words with the gate, 14 without it (52 at full level); the customer's side is unchanged.
+    path = _stereo_variant(CALLS / "uz-02-complaint.stereo8k.mp3", tmp_path, operator_gain_db=-26)
+
+    transcript = transcribe(path, recogniser=offline_recogniser, languages=("uz",), operator_channel="left")
+
+    operator_words = [word for word in transcript.words if word.speaker == "operator"]
+    customer_words = [word for word in transcript.words if word.speaker == "customer"]
+    assert len(operator_words) >= 5
+    assert len(customer_words) >= 10
+    assert transcript.low_confidence is True  # Uzbek read offline: never scored as if reliable
+
+
+def test_a_channel_with_sound_but_no_words_is_flagged_low_confidence(offline_recogniser, tmp_path) -> None:
+    # A tone on the operator's channel: it is not silent (so the call is not taken for mono), yet nothing is said.
+    path = _stereo_variant(CALLS / "en-04-information.stereo8k.mp3", tmp_path, operator_tone=True)
+
+    transcript = transcribe(path, recogniser=offline_recogniser, languages=("en",), operator_channel="left")
+
+    assert {word.speaker for word in transcript.words} == {"customer"}
+    assert transcript.low_confidence is True
+    assert "low confidence: one side of the call has talk time but no recognised words" in transcript.notes
+
+
 def test_language_is_detected_among_the_company_languages_and_uzbek_only_by_elimination(offline_recogniser) -> None:
     model = offline_recogniser.model
 
