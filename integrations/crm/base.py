@@ -78,6 +78,10 @@ class CrmWrite:
     ended_at: datetime | None = None  # activity only
     responsible_id: str = ""  # activity only: the webhook's user id when empty
     existing_id: str = ""  # an id written before for this key: update it instead of adding a second one
+    # activity only, added for Bitrix24: the client (contact/company/lead) the call was with, for COMMUNICATIONS when
+    # the entity is a deal; empty: the entity itself
+    party_kind: EntityKind | None = None
+    party_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +130,11 @@ class CrmClient(Protocol):
 
     def write(self, writes: list[CrmWrite]) -> list[CrmWriteResult]:
         """Write results back (batched, ≤ 50 a request); a write with ``existing_id`` updates that record."""
+        ...
+
+    def find_written(self, *, kind: WriteKind, entity_kind: EntityKind, entity_id: str, marker: str) -> str:
+        """The id of a comment (``kind="comment"``) or call activity on that entity whose text contains ``marker``;
+        "" when none: a write a crashed worker left without saving its id. One request (the 50 newest)."""
         ...
 
     def entity_url(self, kind: EntityKind, entity_id: str) -> str:

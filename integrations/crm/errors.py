@@ -1,6 +1,12 @@
 """CRM errors, each kind with what the pipeline does about it."""
 
+from typing import Self
+
 from integrations.errors import AuthFailed, PermanentIntegrationError, RateLimited, TransientIntegrationError
+
+# What a person must fix when the portal refuses us: the webhook's code, its crm scope, its user's rights, the
+# portal's plan (REST is only on paid plans), or https.
+AUTH_REASONS = ("webhook", "scope", "rights", "plan", "https")
 
 
 class CrmError(PermanentIntegrationError):
@@ -9,7 +15,19 @@ class CrmError(PermanentIntegrationError):
 
 class CrmAuthError(AuthFailed, CrmError):
     """401/403: wrong webhook, missing scope or rights, REST not on the plan. Stops the connection until a person
-    fixes it; the message says what to do."""
+    fixes it; the message says what to do and ``reason`` (one of AUTH_REASONS) which of those it is."""
+
+    def __init__(self, message: str, *, reason: str = "webhook") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[Self], tuple[str], dict[str, str]]:
+        # Celery pickles exceptions; the default reduce would drop the keyword-only reason.
+        return type(self), (str(self),), {"reason": self.reason}
+
+
+class CrmConfigError(CrmError):
+    """The stored connection cannot be used as it is: a webhook URL of the wrong form, or a host we may not call."""
 
 
 class CrmRateLimited(RateLimited):
