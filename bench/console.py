@@ -233,15 +233,15 @@ def load(scale: float) -> tuple[Company, int]:
                     copy.write(buffer.getvalue())
                     buffer = io.StringIO()
                 if n % 200_000 == 199_999:
-                    print(f"  {(n + 1) * TURNS_PER_CALL:,} utterances copied, {time.perf_counter() - start:.0f} s",
-                          flush=True)
+                    print(
+                        f"  {(n + 1) * TURNS_PER_CALL:,} utterances copied, {time.perf_counter() - start:.0f} s",
+                        flush=True,
+                    )
             copy.write(buffer.getvalue())
         print(f"  {calls * TURNS_PER_CALL:,} utterances copied in {time.perf_counter() - start:.0f} s", flush=True)
         cursor.execute("SET session_replication_role = origin")
         for table in tables:
-            cursor.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
-            )
+            cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
         for name, definition in dropped:
             index_start = time.perf_counter()
             cursor.execute(definition)
@@ -324,7 +324,9 @@ def main() -> None:
             "filtered: operator + 30 days + score 0-49",
             {"operator": operator.pk, "started_from": month_start, "started_to": month_end, "score_band": "red"},
             {
-                "operator__id__exact": operator.pk, "started_at__gte": month_start, "started_at__lt": month_end,
+                "operator__id__exact": operator.pk,
+                "started_at__gte": month_start,
+                "started_at__lt": month_end,
                 "score__lt": 50,
             },
         ),

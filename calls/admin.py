@@ -3,6 +3,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
@@ -21,6 +22,7 @@ from calls.services.speakers import SwapNotPossible, call_swap_speakers
 from calls.services.upload import call_upload
 from checklists.models import ItemResult
 from companies.admin import CompanyScopedAdmin
+from companies.audit import AuditEvent, audit_access, audit_access_once
 from companies.tenancy import company_for
 from dialix.errors import DialixError
 from operators.models import Operator
@@ -32,6 +34,25 @@ def clock(milliseconds: int) -> str:
     """A moment or a length of a call as a person reads it: m:ss (75 500 ms -> 1:15)."""
     minutes, seconds = divmod(int(milliseconds) // 1000, 60)
     return f"{minutes}:{seconds:02d}"
+
+
+def _hide_pii(request: HttpRequest, call: Call, utterances, scorecards, analysis) -> bool:
+    """The page's copies of the call's text with [CARD], [PHONE]… when the company hides PII from the viewer's role
+    (issue 16); the rows themselves are unchanged. True when it did."""
+    from calls.redaction import redact_text
+    from calls.redaction_policy import pii_hidden_for
+
+    if not pii_hidden_for(user=request.user, company=call.company):
+        return False
+    for turn in utterances:
+        turn.text = redact_text(turn.text)
+    for card in scorecards:
+        for result in card.results.all():
+            result.evidence_quote, result.reason = redact_text(result.evidence_quote), redact_text(result.reason)
+    if analysis is not None:
+        for name in ("summary", "customer_sentiment_reason", "operator_sentiment_reason", "purpose"):
+            setattr(analysis, name, redact_text(getattr(analysis, name)))
+    return True
 
 
 def _js_strings() -> dict:
@@ -108,6 +129,7 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
         "retranscribe_openai",
         "retranscribe_uzbekvoice",
         "swap_speakers",
+        "crm_relink",
     ]
     change_form_template = "admin/calls/call/change_form.html"
 
@@ -121,7 +143,7 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
     def status_badge(self, obj: Call) -> str:
         if obj.status == CallStatus.FAILED:
             return format_html(
-                '<b style="color:#b00" title="{}">{}</b>',
+                '<b class="dlx-bad" title="{}">{}</b>',
                 obj.failure_reason,
                 gettext("Failed: %(code)s") % {"code": obj.failure_code},
             )
@@ -137,6 +159,14 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
             f"{duration} s, {obj.recording_bytes or '?'} bytes, sha256 {obj.recording_sha256[:12] or '?'}…"
         )
 
+    @admin.action(description=_("Find the client in the CRM again"), permissions=["change"])
+    def crm_relink(self, request: HttpRequest, queryset) -> None:
+        from calls.services.crm import calls_crm_relink
+
+        count = calls_crm_relink(calls=queryset)
+        text = gettext("%(count)s call(s) queued to be linked to the CRM again.")
+        self.message_user(request, text % {"count": count})
+
     @admin.action(description=_("Fetch the recording again (failed calls)"), permissions=["change"])
     def refetch_recording(self, request: HttpRequest, queryset) -> None:
         from calls.services.pipeline import calls_retry_recording
@@ -146,10 +176,14 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
         self.message_user(request, text % {"count": count})
 
     @admin.action(description=_("Re-analyse (keeps the transcript)"), permissions=["change"])
-    def reanalyse(self, request: HttpRequest, queryset, engine: str | None = None) -> None:
+    def reanalyse(self, request: HttpRequest, queryset, engine: str | None = None):
         from calls.services.analysis import calls_reanalyse
 
+        queryset = queryset.filter(text_deleted_at__isnull=True)  # no text left to analyse (retention, issue 16)
+        if "confirm" not in request.POST and queryset.count() > 1:
+            return self._reanalyse_confirmation(request, queryset, engine)
         count = calls_reanalyse(calls=queryset, engine=engine)
+        self._audit_calls(request, queryset, AuditEvent.CALL_REANALYSED, {"engine": engine or "", "via": "console"})
         if engine:
             text = gettext("%(count)s call(s) queued for analysis with %(engine)s.")
         else:
@@ -157,18 +191,42 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
         self.message_user(request, text % {"count": count, "engine": engine})
 
     @admin.action(description=_("Re-analyse with the offline rules"), permissions=["change"])
-    def reanalyse_offline(self, request: HttpRequest, queryset) -> None:
-        self.reanalyse(request, queryset, engine="offline")
+    def reanalyse_offline(self, request: HttpRequest, queryset):
+        return self.reanalyse(request, queryset, engine="offline")
 
     @admin.action(description=_("Re-analyse with the language model"), permissions=["change"])
-    def reanalyse_openai(self, request: HttpRequest, queryset) -> None:
-        self.reanalyse(request, queryset, engine="openai")
+    def reanalyse_openai(self, request: HttpRequest, queryset):
+        return self.reanalyse(request, queryset, engine="openai")
+
+    def _reanalyse_confirmation(self, request: HttpRequest, queryset, engine: str | None):
+        """Before a bulk re-analysis: how many calls, their minutes and the LLM tokens and cost it will take,
+        estimated from the company's latest analyses (issue 16)."""
+        from calls.usage import reanalysis_estimate
+
+        company = self._user_company(request) or queryset.first().company
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Re-analyse %(count)s calls?") % {"count": queryset.count()},
+            "opts": self.model._meta,
+            "estimate": reanalysis_estimate(company=company, calls=queryset, engine=engine),
+            "ids": list(queryset.values_list("pk", flat=True)),
+            "action": request.POST.get("action", "reanalyse"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/calls/call/reanalyse_confirm.html", context)
+
+    def _audit_calls(self, request: HttpRequest, queryset, event: str, details: dict) -> None:
+        """One audit line per call an action was run on (issue 16)."""
+        for call in queryset.select_related(None).only("id", "company_id", "pbx_call_id", "direction", "started_at"):
+            audit_access(request, call, event, details)
 
     @admin.action(description=_("Re-transcribe (the company's engine)"), permissions=["change"])
     def retranscribe(self, request: HttpRequest, queryset, engine: str | None = None) -> None:
         from calls.services.transcription import calls_retranscribe
 
+        queryset = queryset.filter(text_deleted_at__isnull=True)  # the retention policy removed its text for good
         count = calls_retranscribe(calls=queryset, engine=engine)
+        self._audit_calls(request, queryset, AuditEvent.CALL_RETRANSCRIBED, {"engine": engine or "", "via": "console"})
         if engine:
             text = gettext("%(count)s call(s) queued for transcription with %(engine)s.")
         else:
@@ -196,6 +254,7 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
             try:
                 call_swap_speakers(company=call.company, call_id=call.pk, by=request.user.get_username())
                 swapped += 1
+                audit_access(request, call, AuditEvent.SPEAKERS_SWAPPED, {"via": "console"})
             except SwapNotPossible as exc:
                 refused.append(f"{call.pbx_call_id}: {exc.message}")
         self.message_user(
@@ -229,6 +288,23 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
             readonly += [f for f in flatten_fieldsets(self.get_fieldsets(request, obj)) if f not in readonly]
         return readonly
 
+    def delete_model(self, request: HttpRequest, obj: Call) -> None:
+        """The recording file, the rollups and the audit line too (calls.services.deletion)."""
+        from calls.services.deletion import calls_delete
+
+        calls_delete(calls=Call.objects.filter(pk=obj.pk), by=request)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        from calls.services.deletion import calls_delete
+
+        calls_delete(calls=queryset, by=request)
+
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        """The call's own rows (turns, scorecards, item results, notes) go with it: the right to delete the call is
+        enough, whatever their own admins allow (item results are never deleted one by one)."""
+        deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
+
     def changelist_view(self, request: HttpRequest, extra_context=None):
         from calls.services.sweeper import calls_swept_summary
 
@@ -241,6 +317,8 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
         if call is None:
             return super().change_view(request, object_id, form_url, extra_context)
         extra_context = {**(extra_context or {}), **self._review_context(request, call)}
+        if extra_context.get("transcript") is not None and call.text_deleted_at is None:
+            audit_access_once(request, call, AuditEvent.TRANSCRIPT_OPENED, {"via": "call page"})
         # Every time on the page (header, history, corrections) in the company's zone, which the page names.
         with timezone.override(ZoneInfo(call.company.time_zone)):
             response = super().change_view(request, object_id, form_url, extra_context)
@@ -259,9 +337,12 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
         for card in scorecards:
             for result in card.results.all():
                 result.evidence_clock = None if result.evidence_ms is None else clock(result.evidence_ms)
+        analysis = getattr(call, "analysis", None)
+        pii_hidden = _hide_pii(request, call, utterances, scorecards, analysis)
         zone = ZoneInfo(call.company.time_zone)
         started = timezone.localtime(call.started_at, zone)
         return {
+            "pii_hidden": pii_hidden,
             # Django's title and subtitle (str(call)) would show the time in UTC: the company's zone, named.
             "title": gettext("Call review"),
             "subtitle": gettext("%(direction)s call %(call)s · %(time)s (%(zone)s)")
@@ -273,7 +354,7 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
             },
             "call": call,
             "transcript": transcript,
-            "analysis": getattr(call, "analysis", None),
+            "analysis": analysis,
             "scorecards": scorecards,
             "events": call_events(call=call),
             "utterances": utterances,
@@ -363,6 +444,7 @@ class CallAdmin(CallReviewMixin, CallListMixin, CompanyScopedAdmin):
         except SwapNotPossible as exc:
             self.message_user(request, gettext("Speakers not swapped: %(why)s") % {"why": exc.message}, messages.ERROR)
         else:
+            audit_access(request, call, AuditEvent.SPEAKERS_SWAPPED, {"via": "call page"})
             self.message_user(
                 request,
                 gettext("Operator and customer swapped; the call is analysed again, keeping supervisor corrections."),
@@ -527,3 +609,6 @@ class ItemResultAdmin(CompanyScopedAdmin):
             )
         except OverrideInvalid as exc:
             self.message_user(request, gettext("Not changed: %(problems)s") % {"problems": exc.details}, messages.ERROR)
+
+
+from calls import admin_alerts  # noqa: E402,F401  (issue 16: alert rules and deliveries in the console)

@@ -3,18 +3,21 @@ choices, the company's settings or a small table (operators, checklists), never 
 paginator counts at most a few pages' worth of rows."""
 
 import datetime as dt
+import json
 import zoneinfo
 
 from django.conf import settings
 from django.contrib import admin
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import Q, QuerySet, TextField
+from django.db.models.functions import Cast, ExtractHour, ExtractIsoWeekDay
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from calls.models import Call
-from checklists.models import Checklist, Scorecard
+from calls.models import Call, CallStatus
+from checklists.models import Answer, Checklist, ItemResult, Scorecard, Sentiment
 from companies.models import Company
 from companies.tenancy import company_for
 from operators.models import Operator
@@ -66,9 +69,12 @@ class OperatorFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        if not value.isdigit():
+        if value == "none":  # the dashboard's row of calls matched to no operator
+            return queryset.filter(operator__isnull=True)
+        ids = value.split(",")  # the dashboard drills down into several operators at once: "3,5"
+        if not all(pk.isdigit() for pk in ids):
             return queryset.none()
-        return queryset.filter(operator_id=int(value))
+        return queryset.filter(operator_id__in=[int(pk) for pk in ids])
 
 
 class ChecklistFilter(admin.SimpleListFilter):
@@ -134,6 +140,8 @@ class FlagFilter(admin.SimpleListFilter):
             ("auto_fail", _("auto-fail")),
             ("needs_review", _("needs review")),
             ("low_confidence", _("low-confidence transcript")),
+            ("answered", _("answered")),
+            ("scored", _("scored")),
         ]
 
     def queryset(self, request, queryset):
@@ -144,7 +152,149 @@ class FlagFilter(admin.SimpleListFilter):
                 return queryset.filter(needs_review=True)
             case "low_confidence":
                 return queryset.filter(transcript__low_confidence=True)
+            case "answered":  # the dashboard's "answered": every call but the skipped (not answered) ones
+                return queryset.exclude(status=CallStatus.SKIPPED)
+            case "scored":
+                return queryset.filter(score__isnull=False)
         return queryset
+
+
+class OutcomeFilter(admin.SimpleListFilter):
+    """The analysed outcome kept on the call (the dashboard's outcome mix counts the same field)."""
+
+    title = _("outcome")
+    parameter_name = "outcome"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("sale", _("Sale")),
+            ("agreed", _("Agreed")),
+            ("callback", _("Callback")),
+            ("refused", _("Refused")),
+            ("not_resolved", _("Not resolved")),
+            ("information", _("Information")),
+            ("other", _("Other")),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset.filter(outcome=value) if value else queryset
+
+
+class SentimentFilter(admin.SimpleListFilter):
+    """The customer's sentiment kept on the call (the dashboard's sentiment mix)."""
+
+    title = _("customer sentiment")
+    parameter_name = "sentiment"
+
+    def lookups(self, request, model_admin):
+        return list(Sentiment.choices)
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset.filter(customer_sentiment=value) if value else queryset
+
+
+class DrillDownFilter(admin.SimpleListFilter):
+    """A filter the dashboard's links set and a person never picks: shown in the sidebar only while it is on (so the
+    list says what it is narrowed to, with "All" to clear it)."""
+
+    def describe(self, value: str) -> str:
+        return value
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        return [(value, self.describe(value))] if value else []
+
+
+class WeekHourFilter(DrillDownFilter):
+    """Calls that started in one hour of the week in the company's zone: "<weekday>-<hour>", Monday = 0 (a cell of
+    the dashboard's missed-calls heat map)."""
+
+    title = _("hour of the week")
+    parameter_name = "weekhour"
+
+    def describe(self, value: str) -> str:
+        parsed = self._parse(value)
+        if parsed is None:
+            return value
+        weekday, hour = parsed
+        return f"{dt.date(2024, 1, 1 + weekday):%a} {hour:02d}:00"  # 2024-01-01 was a Monday
+
+    @staticmethod
+    def _parse(value: str | None) -> tuple[int, int] | None:
+        weekday, _sep, hour = (value or "").partition("-")
+        if not (weekday.isdigit() and hour.isdigit()) or int(weekday) > 6 or int(hour) > 23:
+            return None
+        return int(weekday), int(hour)
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        parsed = self._parse(self.value())
+        if parsed is None:
+            return queryset.none()
+        zone = request_zone(request)
+        return queryset.annotate(
+            dlx_weekday=ExtractIsoWeekDay("started_at", tzinfo=zone), dlx_hour=ExtractHour("started_at", tzinfo=zone)
+        ).filter(dlx_weekday=parsed[0] + 1, dlx_hour=parsed[1])
+
+
+class ItemResultFilter(DrillDownFilter):
+    """Calls where one checklist version item got one answer: "<version item id>:<answer>", e.g. "12:not_met" (a
+    supervisor's correction counts, as on the dashboard's checklist items page)."""
+
+    title = _("checklist item")
+    parameter_name = "item_result"
+
+    @staticmethod
+    def _parse(value: str | None) -> tuple[int, str] | None:
+        item_id, _sep, answer = (value or "").partition(":")
+        if not item_id.isdigit() or answer not in Answer.values:
+            return None
+        return int(item_id), answer
+
+    def describe(self, value: str) -> str:
+        parsed = self._parse(value)
+        return value if parsed is None else f"#{parsed[0]}: {Answer(parsed[1]).label}"
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        parsed = self._parse(self.value())
+        if parsed is None:
+            return queryset.none()
+        answered = ItemResult.objects.filter(version_item_id=parsed[0], answer=parsed[1]).values("call_id")
+        return queryset.filter(pk__in=answered)
+
+
+class PurposeFilter(DrillDownFilter):
+    """Calls whose analysed purpose is exactly this text (the dashboard's top purposes)."""
+
+    title = _("purpose")
+    parameter_name = "purpose"
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset.filter(analysis__purpose=value) if value else queryset
+
+
+class TopicFilter(DrillDownFilter):
+    """Calls whose analysis lists this topic (the dashboard's top topics)."""
+
+    title = _("topic")
+    parameter_name = "topic"
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if connection.features.supports_json_field_contains:
+            return queryset.filter(analysis__topics__contains=[value])
+        # SQLite (the demo) has no JSON containment: match the quoted entry in the stored text (Django writes it with
+        # json.dumps' defaults, so the same call quotes it the same way).
+        topics = Cast("analysis__topics", TextField())
+        return queryset.annotate(dlx_topics=topics).filter(dlx_topics__contains=json.dumps(value))
 
 
 class DateRangeFilter(admin.ListFilter):
@@ -215,3 +365,41 @@ class CappedCountPaginator(Paginator):
     @property
     def is_capped(self) -> bool:
         return self.count > self.COUNT_CAP
+
+
+class DealOutcomeFilter(admin.SimpleListFilter):
+    """The outcome of the CRM deal the call is linked to (issue 14), as the last poll of the portal saw it."""
+
+    title = _("deal")
+    parameter_name = "deal"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("won", _("Won")),
+            ("lost", _("Lost")),
+            ("open", _("Open")),
+            ("none", _("No deal")),
+            ("no_match", _("No CRM match")),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value in ("won", "lost", "open"):
+            return queryset.filter(crm_deal_semantic=value)
+        if value == "none":
+            return queryset.filter(crm_link_state="linked", crm_deal_id="")
+        if value == "no_match":
+            return queryset.filter(crm_link_state="no_match")
+        return queryset
+
+
+class DealStageFilter(DrillDownFilter):
+    """Calls whose deal is at this stage (by its name: the same name in two funnels is one choice). Set by the stage
+    links of the calls list and the call page, so the list reads no stage list of its own."""
+
+    title = _("deal stage")
+    parameter_name = "deal_stage"
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset.filter(crm_deal_stage_name=value) if value else queryset

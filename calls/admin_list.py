@@ -2,6 +2,7 @@
 operator or words said. CallAdmin (calls/admin.py) mixes it in; the change view, upload and actions live there."""
 
 import zoneinfo
+from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.contrib.admin.views.main import PAGE_VAR, ChangeList
@@ -17,15 +18,23 @@ from calls.admin_filters import (
     CappedCountPaginator,
     ChecklistFilter,
     DateRangeFilter,
+    DealOutcomeFilter,
+    DealStageFilter,
     FlagFilter,
+    ItemResultFilter,
     LanguageFilter,
     OperatorFilter,
+    OutcomeFilter,
+    PurposeFilter,
     ScoreBandFilter,
+    SentimentFilter,
+    TopicFilter,
+    WeekHourFilter,
     request_company,
     request_zone,
     score_band,
 )
-from calls.models import Call, Direction, ReviewState, Transcript
+from calls.models import Call, CrmLinkState, Direction, ReviewState, Transcript
 from calls.selectors import TranscriptHit, call_search, call_search_hits, call_search_kind
 
 HIT_CONTEXT_CHARS = 160  # enough of a long turn to read the words around the hit on one or two lines
@@ -127,7 +136,10 @@ def _list_filters() -> list:
         "status",  # a choices field: listed without a query
         FlagFilter,
     ]
-    return [*filters, "review_state", "source", "failure_code"]
+    # The dashboard's drill-downs (issue 15): outcome, sentiment; the others show only while a link sets them.
+    drills = [OutcomeFilter, SentimentFilter, WeekHourFilter, ItemResultFilter, PurposeFilter, TopicFilter]
+    drills.append(DealStageFilter)  # the CRM deal's stage (issue 14), set from the list's stage links
+    return [*filters, DealOutcomeFilter, "review_state", "source", "failure_code", *drills]
 
 
 class CallListMixin:
@@ -222,7 +234,29 @@ class CallListMixin:
 
     @admin.display(description=_("Customer"), ordering="customer_phone")
     def customer(self, obj: Call) -> str:
-        return obj.customer_phone or obj.customer_phone_raw or "—"
+        """The number and, under it, the CRM's client and deal (one column: the list fits a laptop's screen)."""
+        number = obj.customer_phone or obj.customer_phone_raw or "—"
+        crm = self.crm(obj)
+        return format_html("{}<br>{}", number, crm) if crm else number
+
+    def crm(self, obj: Call) -> str:
+        """The client and the deal (stage, won/lost) from the call's own fields: no query."""
+        if obj.crm_link_state == CrmLinkState.NO_MATCH:
+            return format_html('<span class="dlx-crm dlx-crm-none" data-testid="crm">{}</span>', _("no match"))
+        if obj.crm_link_state != CrmLinkState.LINKED:
+            return ""
+        if not obj.crm_deal_id:
+            return format_html('<span class="dlx-crm" data-testid="crm">{}</span>', obj.crm_client_name)
+        return format_html(
+            '<span class="dlx-crm" data-testid="crm">{}<br><a href="?{}" title="{}">{}</a> '
+            '<span class="dlx-deal dlx-deal-{}">{}</span></span>',
+            obj.crm_client_name,
+            urlencode({"deal_stage": obj.crm_deal_stage_name}),
+            _("Calls whose deal is at this stage"),
+            obj.crm_deal_stage_name,
+            obj.crm_deal_semantic,
+            obj.get_crm_deal_semantic_display(),
+        )
 
     @admin.display(description=_("Length"), ordering="duration_seconds")
     def duration(self, obj: Call) -> str:

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.files.storage import FileSystemStorage
 from django.db import transaction
 from django.db.models import QuerySet, Value
@@ -13,7 +14,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import permissions, serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -47,12 +48,21 @@ from calls.services.review import review_mark_reviewed
 from calls.services.transcription import calls_retranscribe
 from calls.services.upload import EXTERNAL_ID_HELP, call_upload, external_id_problem
 from checklists.models import Answer, ItemResult
-from companies.api_auth import TokenPrincipal
+from companies.api_auth import CompanyRateThrottle, KeyedRateThrottle, TokenPrincipal
 from companies.api_permissions import CanWrite
+from companies.audit import AuditEvent, audit_access, audit_access_once
 from companies.tenancy import CompanyMixin
-from dialix.api_errors import error_body, error_responses
+from dialix.api_errors import ErrorSerializer, error_body, error_responses
 from dialix.api_pagination import StableCursorPagination
-from integrations.services import pbx_account_for_push_secret
+from dialix.security import (
+    PUSH_SIGNATURE_HEADER,
+    client_ip,
+    failure_record,
+    failure_wait_seconds,
+    push_signature_parts,
+    push_signature_valid,
+)
+from integrations.services import pbx_account_for_push_key_id, pbx_account_for_push_secret
 from operators.selectors import operator_list
 
 
@@ -173,6 +183,12 @@ class CallListApi(CompanyMixin, ListAPIView):
     parser_classes = [MultiPartParser, FormParser]
     permission_classes = [*ListAPIView.permission_classes, CanWrite]
 
+    def get_throttles(self) -> list:
+        throttles = super().get_throttles()
+        if self.request.method == "POST":  # uploads per company (DIALIX_UPLOAD_RATE), on top of the per-token rate
+            throttles.append(CompanyRateThrottle("upload"))
+        return throttles
+
     def get_queryset(self) -> QuerySet[Call]:
         if getattr(self, "swagger_fake_view", False):  # the schema's look at the view: no company
             return Call._default_manager.none()
@@ -199,7 +215,7 @@ class CallListApi(CompanyMixin, ListAPIView):
 
     @extend_schema(
         request={"multipart/form-data": CallUploadInputSerializer},
-        responses={202: CallUploadOutputSerializer, **error_responses(400, 401, 403, 409)},
+        responses={202: CallUploadOutputSerializer, **error_responses(400, 401, 403, 409, 429)},
     )
     def post(self, request: Request) -> Response:
         data = {key: request.data.get(key) for key in request.data if key != "metadata"}
@@ -260,6 +276,8 @@ class CallDetailApi(CallCompanyApi):
     def get(self, request: Request, pk: int) -> Response:
         expand = _expansions(request)
         call = self.get_call(pk, expand=expand)
+        if "transcript" in expand and call.text_deleted_at is None:
+            audit_access_once(request, call, AuditEvent.TRANSCRIPT_OPENED, {"via": "api"})
         return Response(CallExpandedOutputSerializer(call, context={"expand": expand, "request": request}).data)
 
 
@@ -294,12 +312,23 @@ class CallTranscriptApi(CallCompanyApi):
     `low_confidence: true` means the text is not reliable (e.g. Uzbek from the offline engine). For long calls page
     through the turns with `utterances/` instead."""
 
-    @extend_schema(responses={200: TranscriptOutputSerializer, **CALL_ERRORS})
+    @extend_schema(
+        responses={
+            200: TranscriptOutputSerializer,
+            **CALL_ERRORS,
+            410: OpenApiResponse(ErrorSerializer, description="The retention policy removed the transcript."),
+        }
+    )
     def get(self, request: Request, pk: int) -> Response:
         call = self.get_call(pk)
+        if call.text_deleted_at is not None:  # the call and figures stay, the words are gone (calls.services.retention)
+            removed = f"{call.text_deleted_at:%Y-%m-%d}"
+            message = f"The transcript was removed on {removed} by the company's retention policy."
+            return Response(error_body("transcript_removed", message), status=410)
         transcript = call_transcript(call=call)
         if transcript is None:
             return Response(error_body("not_found", "This call has no transcript yet."), status=404)
+        audit_access_once(request, call, AuditEvent.TRANSCRIPT_OPENED, {"via": "api"})
         data = {
             "engine": transcript.engine,
             "language": transcript.language,
@@ -311,7 +340,7 @@ class CallTranscriptApi(CallCompanyApi):
             "metrics": {name: getattr(call, name) for name in METRIC_FIELDS},
             "utterances": list(call_utterances(call=call)),
         }
-        return Response(TranscriptOutputSerializer(data).data)
+        return Response(TranscriptOutputSerializer(data, context={"request": request}).data)
 
 
 class UtteranceCursorPagination(StableCursorPagination):
@@ -332,6 +361,8 @@ class CallUtteranceListApi(CompanyMixin, ListAPIView):
             call = call_get(company=self.company, call_id=self.kwargs["pk"])
         except Call.DoesNotExist as exc:
             raise Http404 from exc
+        if call.text_deleted_at is None:
+            audit_access_once(self.request, call, AuditEvent.TRANSCRIPT_OPENED, {"via": "api"})
         return call_utterances(call=call)
 
     @extend_schema(responses={200: UtteranceOutputSerializer(many=True), **CALL_LIST_ERRORS})
@@ -348,7 +379,7 @@ class CallAnalysisApi(CallCompanyApi):
         analysis = call_analysis(call=self.get_call(pk))
         if analysis is None:
             return Response(error_body("not_found", "This call has not been analysed yet."), status=404)
-        return Response(AnalysisOutputSerializer(analysis).data)
+        return Response(AnalysisOutputSerializer(analysis, context={"request": request}).data)
 
 
 class CallScorecardListApi(CallCompanyApi):
@@ -357,7 +388,8 @@ class CallScorecardListApi(CallCompanyApi):
 
     @extend_schema(responses={200: ScorecardOutputSerializer(many=True), **CALL_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
-        return Response(ScorecardOutputSerializer(call_scorecards(call=self.get_call(pk)), many=True).data)
+        scorecards = call_scorecards(call=self.get_call(pk))
+        return Response(ScorecardOutputSerializer(scorecards, many=True, context={"request": request}).data)
 
 
 class CallRecordingApi(CallCompanyApi):
@@ -398,11 +430,12 @@ class CallRetranscribeApi(CallCompanyApi):
     def post(self, request: Request, pk: int) -> Response:
         self.get_call(pk)
         _, by = _actor(request)
-        if not calls_retranscribe(calls=call_list(company=self.company).filter(pk=pk), by=by):
+        if not calls_retranscribe(calls=call_list(company=self.company).filter(pk=pk, text_deleted_at=None), by=by):
             return Response(
                 error_body("not_possible", "This call cannot be transcribed again now (no recording, or busy)."),
                 status=409,
             )
+        audit_access(request, self.get_call(pk), AuditEvent.CALL_RETRANSCRIBED, {"via": "api"})
         return Response(CallOutputSerializer(self.get_call(pk)).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -417,12 +450,15 @@ class CallReanalyseApi(CallCompanyApi):
         self.get_call(pk)
         _, by = _actor(request)
         if not calls_reanalyse(
-            calls=call_list(company=self.company).filter(pk=pk), by=by, reason="re-analysis asked for (API)"
+            calls=call_list(company=self.company).filter(pk=pk, text_deleted_at=None),
+            by=by,
+            reason="re-analysis asked for (API)",
         ):
             return Response(
                 error_body("not_possible", "This call cannot be analysed again now (no transcript, or busy)."),
                 status=409,
             )
+        audit_access(request, self.get_call(pk), AuditEvent.CALL_REANALYSED, {"via": "api"})
         return Response(CallOutputSerializer(self.get_call(pk)).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -470,7 +506,7 @@ class CallItemCorrectApi(CallCompanyApi):
             by=person,
         )
         scorecard = next(s for s in call_scorecards(call=call) if s.pk == result.scorecard_id)
-        return Response(ScorecardOutputSerializer(scorecard).data)
+        return Response(ScorecardOutputSerializer(scorecard, context={"request": request}).data)
 
 
 class PbxPushInputSerializer(serializers.Serializer):
@@ -489,20 +525,45 @@ CALL_END_EVENTS = {"", "call_end", "call_finished", "hangup", "end"}
 
 
 class PbxWebhookApi(APIView):
-    """The PBX's 'call finished' push. Authenticated by the secret in the URL (one per company, rotated in the
-    console); schedules a fetch of that call from the PBX and answers 202."""
+    """The PBX's 'call finished' push; schedules a fetch of that call from the PBX and answers 202. The webhook
+    secret (one per company, rotated in the console) comes in a header: `Authorization: Bearer <secret>`, or, for a
+    PBX that signs, `X-Dialix-Signature: t=<unix seconds>,kid=<key id>,v1=<hex HMAC-SHA256 of "<t>." + raw body>`.
+    The older form with the secret in the URL stays for PBXs that cannot send headers (access logs never show it:
+    dialix.security.RedactSecretsFilter). Wrong secrets from one address are throttled (429), and so are pushes per
+    account (DIALIX_PBX_PUSH_RATE)."""
 
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     @extend_schema(
-        request=PbxPushInputSerializer, responses={202: PbxPushOutputSerializer, **error_responses(400, 404)}
+        request=PbxPushInputSerializer,
+        responses={202: PbxPushOutputSerializer, **error_responses(400, 404, 429)},
+        deprecated=True,
+        description="The secret in the URL: only for a PBX that cannot send headers. Prefer POST /api/v1/pbx/webhook/.",
     )
-    def post(self, request: Request, secret: str) -> Response:
-        account = pbx_account_for_push_secret(raw=secret)
+    def post(self, request: Request, secret: str | None = None) -> Response:
+        ip = client_ip(request)
+        limit = settings.DIALIX_PUSH_FAILURES_PER_MINUTE
+        wait = failure_wait_seconds(scope="pbx_push", ident=ip, limit=limit)
+        if wait:
+            self.throttled(request, wait)
+        account = self._account(request, secret)
         if account is None:
-            return Response(error_body("not_found", "Not found."), status=404)
+            failure_record(scope="pbx_push", ident=ip)
+            if secret is not None:
+                return Response(error_body("not_found", "Not found."), status=404)
+            return Response(
+                error_body(
+                    "not_authenticated",
+                    "Send the webhook secret as 'Authorization: Bearer <secret>' or sign "
+                    "the body (X-Dialix-Signature).",
+                ),
+                status=401,
+            )
+        throttle = KeyedRateThrottle("pbx_push", f"account-{account.pk}")
+        if not throttle.allow_request(request, self):
+            self.throttled(request, throttle.wait())
         data = request.data if isinstance(request.data, dict) else {}
         payload = {"uuid": data.get("uuid") or data.get("call_uuid"), "event": data.get("event", "")}
         serializer = PbxPushInputSerializer(data=payload)
@@ -518,3 +579,47 @@ class PbxWebhookApi(APIView):
         # In process the fetch runs here: a PBX that is down is recorded on the push's sync run, never a 500.
         transaction.on_commit(lambda: task_enqueue(pbx_fetch_call_task, company_id, call_uuid, company_id=company_id))
         return Response({"queued": True, "uuid": call_uuid}, status=202)
+
+    @staticmethod
+    def _account(request: Request, secret: str | None):
+        if secret is not None:
+            return pbx_account_for_push_secret(raw=secret)
+        signature = request.headers.get(PUSH_SIGNATURE_HEADER, "")
+        if signature:
+            parts = push_signature_parts(signature)
+            body = request.body  # the raw bytes the PBX signed, read before the parsers consume the stream
+            account = pbx_account_for_push_key_id(key_id=parts.get("kid", ""))
+            if account is None or not push_signature_valid(
+                signing_key=account.push_secret_hash,
+                timestamp=parts.get("t", ""),
+                body=body,
+                signature=parts.get("v1", ""),
+            ):
+                return None
+            return account
+        header = request.headers.get("Authorization", "").split()
+        if len(header) == 2 and header[0].lower() == "bearer":
+            return pbx_account_for_push_secret(raw=header[1])
+        return None
+
+
+class PbxPushApi(PbxWebhookApi):
+    """The PBX's push with the secret in a header: `Authorization: Bearer <secret>` or a body signature."""
+
+    @extend_schema(
+        operation_id="v1_pbx_push_create",
+        request=PbxPushInputSerializer,
+        responses={202: PbxPushOutputSerializer, **error_responses(400, 401, 429)},
+        parameters=[
+            OpenApiParameter(
+                PUSH_SIGNATURE_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description='`t=<unix seconds>,kid=<key id>,v1=<hex HMAC-SHA256 of "<t>." + raw body>`, instead of '
+                "the Bearer secret.",
+            )
+        ],
+    )
+    def post(self, request: Request, secret: str | None = None) -> Response:
+        return super().post(request)

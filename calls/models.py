@@ -71,6 +71,19 @@ class ReviewState(models.TextChoices):
     REVIEWED = "reviewed", _("Reviewed")
 
 
+class CrmLinkState(models.TextChoices):
+    PENDING = "pending", _("Waiting to be linked")
+    LINKED = "linked", _("Linked")
+    NO_MATCH = "no_match", _("No CRM match")
+    ERROR = "error", _("The CRM refused the lookup")
+
+
+class DealSemantic(models.TextChoices):
+    OPEN = "open", _("Open")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
 class CallSource(models.TextChoices):
     PBX = "pbx", _("PBX sync")
     PUSH = "push", _("PBX push")
@@ -141,6 +154,10 @@ class Call(CompanyOwned):
     recording_sample_rate = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("recording sample rate"))
     recording_codec = models.CharField(max_length=32, blank=True, default="", verbose_name=_("recording codec"))
     recording_stored_at = models.DateTimeField(null=True, blank=True, verbose_name=_("recording stored at"))
+    # Retention (issue 16): when the company's policy removed the recording, or the transcript and the analysis' texts;
+    # the call, its scores and figures stay (calls.services.retention).
+    recording_deleted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("recording deleted at"))
+    text_deleted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("text deleted at"))
     # Transcription (#5): language and timing metrics computed from the word timings, whatever the engine
     language = models.CharField(
         max_length=5, blank=True, default="", help_text=_("Spoken language (uz/ru/en)."), verbose_name=_("language")
@@ -201,6 +218,29 @@ class Call(CompanyOwned):
         verbose_name=_("reviewed by"),
     )
     reviewed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("reviewed at"))
+    # CRM (#14): the client and the deal the call most likely belongs to; written only by calls.services.crm
+    crm_link_state = models.CharField(
+        max_length=10, choices=CrmLinkState.choices, default=CrmLinkState.PENDING, verbose_name=_("CRM link")
+    )
+    crm_entity_kind = models.CharField(max_length=10, blank=True, default="", verbose_name=_("CRM client kind"))
+    crm_entity_id = models.CharField(max_length=32, blank=True, default="", verbose_name=_("CRM client id"))
+    crm_client_name = models.CharField(max_length=200, blank=True, default="", verbose_name=_("CRM client"))
+    crm_deal_id = models.CharField(max_length=32, blank=True, default="", verbose_name=_("CRM deal id"))
+    crm_deal_title = models.CharField(max_length=255, blank=True, default="", verbose_name=_("deal"))
+    crm_deal_stage_id = models.CharField(max_length=64, blank=True, default="", verbose_name=_("deal stage id"))
+    crm_deal_stage_name = models.CharField(max_length=200, blank=True, default="", verbose_name=_("deal stage"))
+    crm_deal_funnel_name = models.CharField(max_length=200, blank=True, default="", verbose_name=_("deal funnel"))
+    crm_deal_semantic = models.CharField(
+        max_length=5, choices=DealSemantic.choices, blank=True, default="", verbose_name=_("deal outcome")
+    )
+    crm_url = models.CharField(
+        max_length=400,
+        blank=True,
+        default="",
+        help_text=_("Opens the deal (or the client) in the CRM."),
+        verbose_name=_("CRM link URL"),
+    )
+    crm_linked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("CRM linked at"))
 
     class Meta:
         verbose_name = _("call")
@@ -239,6 +279,9 @@ class Call(CompanyOwned):
                 ],
                 name="calls_call_company_figures",
             ),
+            # CRM (#14): the calls list filtered by won/lost (and a conversion's deals); calls waiting to be linked.
+            models.Index(fields=["company", "crm_deal_semantic", "-started_at"], name="calls_call_crm_semantic"),
+            models.Index(fields=["company", "crm_link_state", "-started_at"], name="calls_call_crm_link_state"),
             # The sweeper (#10): calls of a state that have waited longest.
             models.Index(fields=["status", "updated_at"], name="calls_call_status_updated"),
             # The review queue (#12): a company's analysed calls not yet reviewed, oldest first (walked in order; the
@@ -369,3 +412,9 @@ class CoachingNote(CompanyOwned):
 
     def __str__(self) -> str:
         return f"Coaching note on call {self.call_id} by {self.author}"
+
+
+# Alert rules and their deliveries (calls/models_alerts.py, issue 16) and the CRM write-back outbox
+# (calls/models_crm.py); imported here so they belong to this app.
+from calls.models_alerts import AlertDelivery, AlertRule  # noqa: E402, F401
+from calls.models_crm import CrmWriteBack  # noqa: E402, F401

@@ -154,9 +154,7 @@ def call_api_list(*, company: Company, expand: frozenset[str] | set[str] = froze
         )
         calls = calls.prefetch_related(Prefetch("scorecards", queryset=scorecards))
     if "transcript" in expand:
-        calls = calls.prefetch_related(
-            Prefetch("utterances", queryset=Utterance.objects.order_by("start_ms", "id"))
-        )
+        calls = calls.prefetch_related(Prefetch("utterances", queryset=Utterance.objects.order_by("start_ms", "id")))
     return calls
 
 

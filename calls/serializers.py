@@ -10,7 +10,35 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from calls.models import Call, CallSource, CallStatus, Direction, FailureCode, ReviewState
+from calls.redaction import redact_text
 from checklists.models import Answer, ItemResult, ResultSource, Scorecard, Sentiment
+
+
+def pii_hidden(context: dict) -> bool:
+    """Whether this response shows [CARD], [PHONE]… instead of the original (the company's choice for the viewer's
+    role, issue 16). Worked out once per request from the cached company and membership: no query. A serializer used
+    without a request (internal code) shows the original."""
+    if "redact_pii" in context:
+        return bool(context["redact_pii"])
+    request = context.get("request")
+    if request is None:
+        return False
+    cached = getattr(request, "_dialix_pii_hidden", None)
+    if cached is None:
+        from calls.redaction_policy import pii_hidden_for
+        from companies.tenancy import company_for
+
+        cached = pii_hidden_for(user=getattr(request, "user", None), company=company_for(request))
+        request._dialix_pii_hidden = cached
+    return cached
+
+
+class PiiTextField(serializers.CharField):
+    """Call text that may hold a card number or a passport: redacted for roles the company chose."""
+
+    def to_representation(self, value):
+        text = super().to_representation(value)
+        return redact_text(text) if text and pii_hidden(self.context) else text
 
 
 def _related(obj, name: str):
@@ -46,18 +74,18 @@ class UtteranceOutputSerializer(serializers.Serializer):
     speaker = serializers.ChoiceField(choices=[("operator", "Operator"), ("customer", "Customer")])
     start_ms = serializers.IntegerField()
     end_ms = serializers.IntegerField()
-    text = serializers.CharField()
+    text = PiiTextField()
     confidence = serializers.FloatField(allow_null=True)
 
 
 class AnalysisOutputSerializer(serializers.Serializer):
     engine = serializers.CharField()
-    summary = serializers.CharField()
+    summary = PiiTextField()
     customer_sentiment = serializers.ChoiceField(choices=Sentiment.choices)
-    customer_sentiment_reason = serializers.CharField()
+    customer_sentiment_reason = PiiTextField()
     operator_sentiment = serializers.ChoiceField(choices=Sentiment.choices)
-    operator_sentiment_reason = serializers.CharField()
-    purpose = serializers.CharField()
+    operator_sentiment_reason = PiiTextField()
+    purpose = PiiTextField()
     outcome = serializers.CharField(help_text="sale, agreed, callback, refused, not_resolved, information or other.")
     topics = serializers.ListField(child=serializers.CharField())
     customer_satisfied = serializers.BooleanField(allow_null=True)
@@ -83,10 +111,10 @@ class ItemResultOutputSerializer(serializers.Serializer):
     allow_na = serializers.BooleanField(source="version_item.allow_na")
     answer = serializers.ChoiceField(choices=Answer.choices, help_text="The answer that counts (corrected or not).")
     source = serializers.ChoiceField(choices=ResultSource.choices)
-    evidence_quote = serializers.CharField()
+    evidence_quote = PiiTextField()
     evidence_speaker = serializers.CharField()
     evidence_ms = serializers.IntegerField(allow_null=True)
-    reason = serializers.CharField()
+    reason = PiiTextField()
     machine_answer = serializers.SerializerMethodField()
     machine_source = serializers.SerializerMethodField()
     correction = serializers.SerializerMethodField()
@@ -220,16 +248,16 @@ class CallExpandedOutputSerializer(CallOutputSerializer):
         if "analysis" not in self._expand():
             return None
         analysis = _related(call, "analysis")
-        return None if analysis is None else AnalysisOutputSerializer(analysis).data
+        return None if analysis is None else AnalysisOutputSerializer(analysis, context=self.context).data
 
     @extend_schema_field(ScorecardOutputSerializer(many=True, allow_null=True))
     def get_scorecards(self, call: Call) -> list | None:
         if "scorecards" not in self._expand():
             return None
-        return ScorecardOutputSerializer(scorecards_of(call), many=True).data
+        return ScorecardOutputSerializer(scorecards_of(call), many=True, context=self.context).data
 
     @extend_schema_field(UtteranceOutputSerializer(many=True, allow_null=True))
     def get_utterances(self, call: Call) -> list | None:
         if "transcript" not in self._expand():
             return None
-        return UtteranceOutputSerializer(list(call.utterances.all()), many=True).data
+        return UtteranceOutputSerializer(list(call.utterances.all()), many=True, context=self.context).data

@@ -2,6 +2,7 @@
 (calls.services.retry). Failure codes, backoff and what a call becomes when a step gives up are decided there."""
 
 import logging
+import time
 
 from celery import Task, shared_task
 
@@ -11,26 +12,54 @@ from integrations.limits import LimitBusy
 logger = logging.getLogger(__name__)
 
 
-def _run_step(task: Task, policy, service, call_id: int, **kwargs) -> None:
-    from calls.services.retry import StepRetry, call_step_gave_up
+def _engine_used(step: str, call_id: int, requested: str | None) -> str:
+    """The engine that wrote the step's output (the company's routing may have chosen it), for the step metric."""
+    if step == "recording":
+        return "pbx"
+    from calls.models import Transcript
+    from checklists.models import CallAnalysis
 
+    model = {"transcription": Transcript, "analysis": CallAnalysis}.get(step)
+    engine = model.objects.filter(call_id=call_id).values_list("engine", flat=True).first() if model else None
+    return engine or requested or "default"
+
+
+def _run_step(task: Task, policy, service, call_id: int, **kwargs) -> None:
+    from calls.models import CallStatus
+    from calls.services.retry import StepRetry, call_step_gave_up
+    from dialix.metrics import step_observe
+
+    started, outcome = time.monotonic(), "error"  # an unexpected exception keeps "error"
     try:
-        service(call_id=call_id, **kwargs)
+        call = service(call_id=call_id, **kwargs)
+        outcome = "gone" if call is None else ("failed" if getattr(call, "status", "") == CallStatus.FAILED else "ok")
     except (StepRetry, TransientIntegrationError) as exc:
         cause = exc.cause if isinstance(exc, StepRetry) else exc
         if isinstance(cause, LimitBusy) and not task.app.conf.task_always_eager:
             # Waiting for another worker of the same tenant is not a failed try: a fresh message, retries unspent.
+            outcome = "deferred"
             priority = (task.request.delivery_info or {}).get("priority")  # a person's request stays ahead of bulk
             task.apply_async(
                 args=task.request.args, kwargs=task.request.kwargs, countdown=cause.retry_after or 30, priority=priority
             )
             return
         if task.request.retries >= policy.max_retries:
+            outcome = "gave_up"
             call_step_gave_up(
                 call_id=call_id, policy=policy, cause=cause, attempts=task.request.retries + 1, by=f"task:{task.name}"
             )
             return
+        outcome = "retry"
         raise task.retry(exc=cause, countdown=policy.countdown(retries=task.request.retries, cause=cause)) from exc
+    finally:
+        # In process a step also runs the steps it queues (on commit), so its time includes theirs there.
+        seconds = time.monotonic() - started
+        engine = "pbx" if policy.step == "recording" else kwargs.get("engine") or "default"
+        try:
+            engine = _engine_used(policy.step, call_id, engine) if outcome == "ok" else engine
+        except Exception:  # a metric is never worth a failed step
+            logger.debug("step_engine_unknown", exc_info=True)
+        step_observe(step=policy.step, engine=engine, outcome=outcome, seconds=seconds)
 
 
 @shared_task(ignore_result=True)
@@ -103,3 +132,16 @@ def calls_sweep_task() -> None:
     from calls.services.sweeper import calls_sweep
 
     calls_sweep()
+
+
+@shared_task(ignore_result=True)
+def calls_retention_task() -> None:
+    # Beat, nightly (a global entry from calls/migrations/0014_retention.py): each company's retention policy.
+    # Idempotent: a re-run, or a run after a crash midway, finds only what is still due.
+    from calls.services.retention import retention_apply_all
+
+    retention_apply_all()
+
+
+from calls.tasks_alerts import *  # noqa: E402,F401,F403  (issue 16: alert tasks, so workers register them)
+from calls.tasks_crm import *  # noqa: E402,F401,F403  (issue 14: CRM tasks, so workers register them)

@@ -12,6 +12,7 @@ from calls.api import (
     CallScorecardListApi,
     CallTranscriptApi,
     CallUtteranceListApi,
+    PbxPushApi,
     PbxWebhookApi,
 )
 
@@ -28,5 +29,7 @@ urlpatterns = [
     path("calls/<int:pk>/reanalyse/", CallReanalyseApi.as_view(), name="api-reanalyse"),
     path("calls/<int:pk>/review/", CallReviewApi.as_view(), name="api-review"),
     path("calls/<int:pk>/items/<int:result_id>/correct/", CallItemCorrectApi.as_view(), name="api-item-correct"),
+    # The secret in a header (Bearer or a signature); the URL form only for PBXs that cannot send headers.
+    path("pbx/webhook/", PbxPushApi.as_view(), name="pbx-push"),
     path("pbx/webhook/<str:secret>/", PbxWebhookApi.as_view(), name="pbx-webhook"),
 ]

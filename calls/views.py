@@ -13,6 +13,7 @@ from django.views import View
 from calls.models import Call
 from calls.recording_links import recording_link_company
 from calls.selectors import call_get
+from companies.audit import AuditEvent, audit_access_once
 from companies.roles import DASHBOARD_ROLES
 from companies.tenancy import RoleRequiredMixin
 
@@ -43,7 +44,7 @@ class CallRecordingView(LoginRequiredMixin, RoleRequiredMixin, View):
             raise Http404("No such call.") from exc
         if call.company_id != company_id:
             raise Http404("No such call.")
-        return self._serve(request, call)
+        return self._serve(request, call, via="signed_link")
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         company = None if request.user.is_superuser else request._dialix_company
@@ -53,9 +54,14 @@ class CallRecordingView(LoginRequiredMixin, RoleRequiredMixin, View):
             raise Http404("No such call.") from exc
         return self._serve(request, call)
 
-    def _serve(self, request: HttpRequest, call: Call) -> HttpResponse:
+    def _serve(self, request: HttpRequest, call: Call, via: str = "console") -> HttpResponse:
         if not call.recording:
             raise Http404("This call has no recording.")
+        if request.method == "GET":
+            # A player asks with Range (many times per play: one line per person, call and play window); a plain
+            # GET is a download. An API link is used without a login: the line names the link and the address.
+            event = AuditEvent.RECORDING_PLAYED if "Range" in request.headers else AuditEvent.RECORDING_DOWNLOADED
+            audit_access_once(request, call, event, {"via": via}, actor_label="signed-link" if via != "console" else "")
         storage = call.recording.storage
         if not isinstance(storage, FileSystemStorage):
             return HttpResponseRedirect(call.recording.url)  # a bucket: short-lived signed URL, seekable there

@@ -42,7 +42,10 @@ class Checklist(CompanyOwned):
         verbose_name=_("directions"),
     )
     operators = models.ManyToManyField(
-        "operators.Operator", blank=True, related_name="checklists", help_text=_("Empty: every operator."),
+        "operators.Operator",
+        blank=True,
+        related_name="checklists",
+        help_text=_("Empty: every operator."),
         verbose_name=_("operators"),
     )
 
@@ -182,9 +185,7 @@ class Sentiment(models.TextChoices):
 class CallAnalysis(CompanyOwned):
     """What happened on a call. Re-analysing replaces it (and the scorecards) in one transaction."""
 
-    call = models.OneToOneField(
-        "calls.Call", on_delete=models.CASCADE, related_name="analysis", verbose_name=_("call")
-    )
+    call = models.OneToOneField("calls.Call", on_delete=models.CASCADE, related_name="analysis", verbose_name=_("call"))
     engine = models.CharField(max_length=80, verbose_name=_("engine"))
     summary = models.TextField(blank=True, default="", verbose_name=_("summary"))
     customer_sentiment = models.CharField(
@@ -270,7 +271,11 @@ class ItemResult(CompanyOwned):
     )
     override_reason = models.TextField(blank=True, default="", verbose_name=_("override reason"))
     overridden_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         verbose_name=_("overridden by"),
     )
     overridden_at = models.DateTimeField(null=True, blank=True, verbose_name=_("overridden at"))

@@ -9,8 +9,9 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from companies.models import ApiToken, Company, Membership, Role
+from companies.models import ApiToken, Company, LoginLockout, Membership, Role
 from companies.services import (
     PeopleError,
     api_token_create,
@@ -20,7 +21,8 @@ from companies.services import (
     person_add,
     set_password_path,
 )
-from companies.tenancy import company_for
+from companies.tenancy import company_for, membership_for_user
+from dialix.security import login_lockouts, login_unlock, two_factor_reset
 
 
 def _has_company_field(model: type[models.Model]) -> bool:
@@ -175,22 +177,120 @@ class CompanyScopedInline(admin.TabularInline):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+def _owner_company(request: HttpRequest) -> Company | None:
+    membership = membership_for_user(request.user)
+    return membership.company if membership is not None and membership.role == Role.OWNER else None
+
+
 @admin.register(Company)
 class CompanyAdmin(admin.ModelAdmin):
-    """Tenants are managed by Dialix staff (superusers) only."""
+    """Tenants are managed by Dialix staff (superusers); an owner opens their own company for its security settings
+    (OWNER_FIELDS) and nothing else."""
 
     list_display = ["name", "slug", "time_zone", "languages", "is_active", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    # issue 16: security and PII choices; the name is shown read-only
+    OWNER_FIELDS = ["name", "require_two_factor", "pii_redacted_roles", "pii_send_original_to_llm"]
+
+    def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "pii_redacted_roles":  # a JSON list of roles, chosen with checkboxes
+            return forms.MultipleChoiceField(
+                choices=Role.choices,
+                required=False,
+                widget=forms.CheckboxSelectMultiple,
+                label=db_field.verbose_name,
+                help_text=db_field.help_text,
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_queryset(self, request: HttpRequest):
+        companies = super().get_queryset(request)
+        if request.user.is_superuser:
+            return companies
+        own = _owner_company(request)
+        return companies.filter(pk=own.pk) if own is not None else companies.none()
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        return super().get_fields(request, obj) if request.user.is_superuser else self.OWNER_FIELDS
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return super().get_readonly_fields(request, obj) if request.user.is_superuser else ["name"]
+
+    def get_prepopulated_fields(self, request: HttpRequest, obj=None):
+        return super().get_prepopulated_fields(request, obj) if request.user.is_superuser else {}
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser
+        return request.user.is_superuser or _owner_company(request) is not None
 
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        if request.user.is_superuser:
+            return True
+        own = _owner_company(request)
+        return own is not None and (obj is None or obj.pk == own.pk)
+
+    has_change_permission = has_view_permission
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser
 
-    has_add_permission = has_change_permission = has_delete_permission = has_view_permission
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser
+
+
+@admin.register(LoginLockout)
+class LoginLockoutAdmin(admin.ModelAdmin):
+    """Failed logins counted by django-axes, one row per username and address. An owner sees their company's
+    people only and unlocks them; staff see everyone's. Nobody edits a row: unlocking forgets the failures."""
+
+    list_display = ["username", "ip_address", "failures_since_start", "locked", "attempt_time"]
+    list_filter = ["attempt_time"]
+    search_fields = ["username", "ip_address"]
+    fields = ["username", "ip_address", "user_agent", "failures_since_start", "attempt_time", "path_info"]
+    readonly_fields = fields
+    actions = ["unlock"]
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest):
+        if request.user.is_superuser:
+            return login_lockouts()
+        own = _owner_company(request)
+        if own is None:
+            return LoginLockout.objects.none()
+        usernames = list(get_user_model().objects.filter(membership__company=own).values_list("username", flat=True))
+        return LoginLockout.objects.filter(pk__in=login_lockouts(usernames=usernames).values("pk")).order_by(
+            "-attempt_time", "-id"
+        )
+
+    @admin.display(description=_("Locked"), boolean=True)
+    def locked(self, obj: LoginLockout) -> bool:
+        from django.conf import settings
+
+        return obj.failures_since_start >= settings.AXES_FAILURE_LIMIT
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser or _owner_company(request) is not None
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self.has_module_permission(request)
+
+    has_unlock_permission = has_view_permission
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.action(description=_("Unlock selected logins (forget their failed attempts)"), permissions=["unlock"])
+    def unlock(self, request: HttpRequest, queryset) -> None:
+        usernames = sorted({row.username for row in queryset if row.username})
+        login_unlock(usernames=usernames)
+        self.message_user(request, gettext("Unlocked: %(people)s.") % {"people": ", ".join(usernames) or "—"})
 
 
 class PersonAddForm(forms.ModelForm):
@@ -237,7 +337,7 @@ class MembershipAdmin(CompanyScopedAdmin):
     list_filter = ["role", "user__is_active"]
     search_fields = ["user__username", "user__email", "user__first_name", "user__last_name"]
     raw_id_fields = ["user"]
-    actions = ["deactivate", "reactivate", "new_set_password_link"]
+    actions = ["deactivate", "reactivate", "new_set_password_link", "unlock_login", "reset_two_factor"]
 
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).select_related("user", "company")
@@ -329,6 +429,20 @@ class MembershipAdmin(CompanyScopedAdmin):
             refusals = "; ".join(refused)
             self.message_user(request, gettext("Not changed: %(problems)s") % {"problems": refusals}, messages.ERROR)
 
+    @admin.action(description=_("Unlock login (after too many wrong passwords)"), permissions=["change"])
+    def unlock_login(self, request: HttpRequest, queryset) -> None:
+        usernames = [membership.user.get_username() for membership in queryset.select_related("user")]
+        login_unlock(usernames=usernames)
+        self.message_user(request, gettext("Unlocked: %(people)s.") % {"people": ", ".join(usernames)})
+
+    @admin.action(description=_("Reset two-factor (a lost phone: enrol again at next login)"), permissions=["change"])
+    def reset_two_factor(self, request: HttpRequest, queryset) -> None:
+        people = []
+        for membership in queryset.select_related("user"):
+            two_factor_reset(user=membership.user)
+            people.append(membership.user.get_username())
+        self.message_user(request, gettext("Two-factor reset for: %(people)s.") % {"people": ", ".join(people)})
+
     @admin.action(description=_("Make a new set-password link"), permissions=["change"])
     def new_set_password_link(self, request: HttpRequest, queryset) -> None:
         for membership in queryset.select_related("user"):
@@ -403,7 +517,15 @@ class DialixUserAdmin(UserAdmin):
     has_add_permission = has_change_permission = has_delete_permission = has_view_permission
 
 
+# django-otp's own device admin (keys and QR codes of everyone's devices) stays out of the console: owners reset a
+# person's two-factor from Memberships (issue 16).
+if admin.site.is_registered(TOTPDevice):
+    admin.site.unregister(TOTPDevice)
+
 User = get_user_model()
 if admin.site.is_registered(User):
     admin.site.unregister(User)
 admin.site.register(User, DialixUserAdmin)
+
+# The audit trail and API token usage (issue 16), read-only for owners.
+from companies import admin_audit  # noqa: E402, F401

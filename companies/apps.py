@@ -13,3 +13,6 @@ class CompaniesConfig(AppConfig):
         from companies.preferences import on_user_logged_in
 
         user_logged_in.connect(on_user_logged_in, dispatch_uid="companies.preferences.on_user_logged_in")
+        from companies.audit import register_audited_models
+
+        register_audited_models()  # the audit trail (issue 16)

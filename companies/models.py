@@ -1,5 +1,6 @@
 import zoneinfo
 
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
@@ -30,6 +31,18 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(_("%(value)s is not a time zone (e.g. Asia/Tashkent)."), params={"value": value})
 
 
+PII_ROLES = ("owner", "supervisor", "analyst", "integrator")
+
+
+def default_pii_redacted_roles() -> list[str]:
+    return ["analyst"]
+
+
+def validate_pii_roles(value: object) -> None:
+    if not isinstance(value, list) or any(role not in PII_ROLES for role in value):
+        raise ValidationError(_("Choose roles among %(known)s."), params={"known": ", ".join(PII_ROLES)})
+
+
 class Company(TimeStamped):
     name = models.CharField(max_length=200, verbose_name=_("name"))
     slug = models.SlugField(max_length=60, unique=True, verbose_name=_("slug"))
@@ -37,7 +50,9 @@ class Company(TimeStamped):
         max_length=64, default="Asia/Tashkent", validators=[validate_time_zone], verbose_name=_("time zone")
     )
     languages = models.JSONField(
-        default=list, validators=[validate_languages], help_text=_("Languages the calls are in: any of uz, ru, en."),
+        default=list,
+        validators=[validate_languages],
+        help_text=_("Languages the calls are in: any of uz, ru, en."),
         verbose_name=_("languages"),
     )
     is_active = models.BooleanField(default=True, verbose_name=_("is active"))
@@ -46,6 +61,47 @@ class Company(TimeStamped):
         validators=[MaxValueValidator(100)],
         help_text=_("Share of each operator's calls per week put in the review queue at random, 0..100."),
         verbose_name=_("review sample percent"),
+    )
+    # Two-factor (issue 16): owners and supervisors must confirm a TOTP code after the password (dialix.security).
+    require_two_factor = models.BooleanField(
+        default=False,
+        help_text=_("Owners and supervisors must enter a code from an authenticator app after their password."),
+        verbose_name=_("require two-factor login"),
+    )
+    # PII redaction (issue 16): who sees [CARD] instead of the number, and whether a cloud LLM gets the original.
+    pii_redacted_roles = models.JSONField(
+        default=default_pii_redacted_roles,
+        blank=True,
+        validators=[validate_pii_roles],
+        help_text=_(
+            "Roles that see card, phone, passport, PINFL numbers and e-mails as [CARD], [PHONE]… "
+            "(any of owner, supervisor, analyst, integrator)."
+        ),
+        verbose_name=_("roles that see redacted text"),
+    )
+    pii_send_original_to_llm = models.BooleanField(
+        default=False,
+        help_text=_(
+            "Off: card, phone, passport, PINFL numbers and e-mails are replaced by labels before the "
+            "transcript goes to a cloud LLM. Turn on only for an LLM on your own premises."
+        ),
+        verbose_name=_("send original text to the LLM"),
+    )
+    # Retention (issue 16): applied daily by calls.tasks.calls_retention_task; empty keeps forever.
+    recording_retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("Delete a call's recording this many days after the call (e.g. 90); empty: keep."),
+        verbose_name=_("recording retention days"),
+    )
+    text_retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "Delete a call's transcript and the analysis' texts this many days after the call (e.g. 730); "
+            "scores and figures stay. Empty: keep."
+        ),
+        verbose_name=_("text retention days"),
     )
 
     class Meta:
@@ -103,7 +159,9 @@ class ApiToken(CompanyOwned):
         verbose_name=_("scope"),
     )
     expires_at = models.DateTimeField(
-        null=True, blank=True, help_text=_("The token stops working at this time; empty: until revoked."),
+        null=True,
+        blank=True,
+        help_text=_("The token stops working at this time; empty: until revoked."),
         verbose_name=_("expires at"),
     )
     prefix = models.CharField(
@@ -111,7 +169,12 @@ class ApiToken(CompanyOwned):
     )
     key_hash = models.CharField(max_length=64, unique=True, editable=False, verbose_name=_("key hash"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
         verbose_name=_("created by"),
     )
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("last used at"))
@@ -150,3 +213,17 @@ class UserPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.language or '-'}"
+
+
+class LoginLockout(AccessAttempt):
+    """django-axes' failed-login record (one per username + address) as the console lists it: an owner sees their
+    people's and unlocks them (companies.admin.LoginLockoutAdmin)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("login lockout")
+        verbose_name_plural = _("login lockouts")
+
+
+# The audit trail (issue 16): imported here so Django finds its models.
+from companies.models_audit import ApiTokenUsage, AuditEntry  # noqa: E402, F401

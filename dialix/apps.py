@@ -11,3 +11,6 @@ class DialixConfig(AppConfig):
 
     name = "dialix"
     label = "dialix"
+
+    def ready(self) -> None:
+        from dialix import security  # noqa: F401 - connects the idle-session stamp to user_logged_in

@@ -35,7 +35,7 @@ DEMO_PBX_AUTH_KEY = "demo-auth-key"  # the fake PBX's key; not a real credential
 
 
 @transaction.atomic
-def demo_seed(*, pbx_base_url: str | None = None) -> DemoLogins:
+def demo_seed(*, pbx_base_url: str | None = None, crm_webhook_url: str | None = None) -> DemoLogins:
     company = Company.objects.filter(slug=DEMO_SLUG).first() or company_create(
         name="Dialix Market (demo)", slug=DEMO_SLUG, languages=["uz", "ru", "en"]
     )
@@ -54,6 +54,8 @@ def demo_seed(*, pbx_base_url: str | None = None) -> DemoLogins:
         logins.append((username, DEMO_PASSWORD, role))
     if pbx_base_url:
         _demo_pbx_account(company, pbx_base_url)
+    if crm_webhook_url:
+        _demo_crm_connection(company, crm_webhook_url)
     from checklists.demo import demo_checklists
 
     demo_checklists(company)
@@ -77,3 +79,16 @@ def _demo_pbx_account(company: Company, base_url: str) -> None:
     account.sync_interval_minutes = 1  # the demo should show new calls arriving within a minute
     account.backfill_days = 3
     pbx_account_save(account=account)
+
+
+def _demo_crm_connection(company: Company, webhook_url: str) -> None:
+    """The demo company's Bitrix24: the fake portal of scripts/demo.sh (integrations.testing.bitrix24), whose
+    contacts and deals carry the fake PBX's numbers; polled every minute so deals closing show up while you watch."""
+    from integrations.models import CrmConnection
+    from integrations.services_crm import crm_connection_save
+
+    connection = CrmConnection.objects.for_company(company).first() or CrmConnection(company=company)
+    connection.webhook_url = webhook_url
+    connection.poll_interval_minutes = 1
+    connection.write_language = "uz"
+    crm_connection_save(connection=connection)

@@ -14,6 +14,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from companies.admin import CompanyScopedAdmin
+from companies.audit import AuditEvent, audit_access
 from integrations.models import EngineSettings, PbxAccount, SyncKind, SyncRun, SyncStatus, pbx_base_url_is_allowed
 from integrations.services import (
     BACKFILL_MAX,
@@ -24,6 +25,7 @@ from integrations.services import (
     pbx_backfill_queue,
     pbx_backfill_resume,
     pbx_push_secret_rotate,
+    pbx_push_signing_key,
 )
 
 MASK = "••••••••"
@@ -113,10 +115,10 @@ class PbxAccountAdmin(CompanyScopedAdmin):
     def health(self, obj: PbxAccount) -> str:
         if obj.last_error:
             return format_html(
-                '<span style="color:#b00">failing since {}: {}</span>', obj.last_error_at, obj.last_error[:120]
+                '<span class="dlx-bad">failing since {}: {}</span>', obj.last_error_at, obj.last_error[:120]
             )
         if obj.last_success_at:
-            return format_html('<span style="color:#070">ok, last read {}</span>', obj.last_success_at)
+            return format_html('<span class="dlx-good">ok, last read {}</span>', obj.last_success_at)
         return "not read yet"
 
     @admin.display(description=_("Recent syncs"))
@@ -181,11 +183,20 @@ class PbxAccountAdmin(CompanyScopedAdmin):
                     },
                 )
             return None
+        from integrations.signals import backfill_estimate_requested
+
+        estimates = []  # what a day of history costs, per account's company (issue 16; calls answers the signal)
+        for account in queryset:
+            answers = backfill_estimate_requested.send(sender="integrations", company_id=account.company_id)
+            for _receiver, estimate in answers:
+                if isinstance(estimate, dict):
+                    estimates.append({"account": account.domain, **estimate})
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Read history from…"),
             "opts": self.model._meta,
             "form": form,
+            "estimates": estimates,
             "accounts": queryset,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
@@ -195,14 +206,19 @@ class PbxAccountAdmin(CompanyScopedAdmin):
     def rotate_push_secret(self, request: HttpRequest, queryset) -> None:
         for account in queryset:
             secret = pbx_push_secret_rotate(account=account)
+            audit_access(request, account, AuditEvent.WEBHOOK_SECRET_ROTATED, {"kind": "pbx_push", "via": "console"})
             url = request.build_absolute_uri(reverse("calls:pbx-webhook", kwargs={"secret": secret}))
+            push_url = request.build_absolute_uri(reverse("calls:pbx-push"))
+            key_id, _ = pbx_push_signing_key(raw=secret)
             self.message_user(
                 request,
                 gettext(
-                    "Webhook URL for %(account)s: %(url)s — set it in the PBX for 'call finished'. "
-                    "It is not shown again; the previous URL stops working now."
+                    "Webhook for %(account)s ('call finished'): POST to %(push_url)s with the header "
+                    "'Authorization: Bearer %(secret)s', or sign the body (X-Dialix-Signature, key id %(key_id)s, "
+                    "see the README). Only a PBX that cannot send headers: %(url)s. "
+                    "It is not shown again; the previous secret stops working now."
                 )
-                % {"account": account.domain, "url": url},
+                % {"account": account.domain, "push_url": push_url, "secret": secret, "key_id": key_id, "url": url},
                 messages.WARNING,
             )
 
@@ -301,8 +317,8 @@ class SyncRunAdmin(CompanyScopedAdmin):
 
     @admin.display(description=_("Status"), ordering="status")
     def status_coloured(self, obj: SyncRun) -> str:
-        colour = {SyncStatus.FAILED: "#b00", SyncStatus.SUCCEEDED: "#070"}.get(obj.status, "#555")
-        return format_html('<b style="color:{}">{}</b>', colour, obj.get_status_display())
+        colour = {SyncStatus.FAILED: "dlx-bad", SyncStatus.SUCCEEDED: "dlx-good"}.get(obj.status, "dlx-muted")
+        return format_html('<b class="{}">{}</b>', colour, obj.get_status_display())
 
     @admin.display(description=_("Took"))
     def duration(self, obj: SyncRun) -> str:
@@ -326,7 +342,48 @@ class EngineSettingsAdmin(CompanyScopedAdmin):
         "analyzer_engine",
     ]
     list_select_related = ["company"]
-    readonly_fields = ["effective_engines", "engines_configured"]
+    readonly_fields = ["uzbek_advice", "effective_engines", "engines_configured"]
+    USE_UZBEKVOICE = "_use_uzbekvoice"
+
+    @admin.display(description=_("Uzbek calls"))
+    def uzbek_advice(self, obj: EngineSettings | None) -> str:
+        """The one-click recommendation: the offline engine reads Uzbek with low confidence (such calls are never
+        scored), so a company that takes Uzbek calls is offered UzbekVoice for them."""
+        from django.conf import settings
+
+        from integrations.models import SttEngine
+
+        if obj is None or obj.pk is None or "uz" not in (obj.company.languages or ()):
+            return "—"
+        if obj.engine_uz in (SttEngine.UZBEKVOICE, SttEngine.OPENAI):
+            return gettext("Read by %(engine)s.") % {"engine": SttEngine(obj.engine_uz).label}
+        advice = gettext(
+            "The offline engine reads Uzbek with low confidence: Uzbek calls get timing figures but no score. "
+            "Recommended: UzbekVoice, made for Uzbek."
+        )
+        if not _engines_configured(settings)["uzbekvoice"]:
+            return format_html(
+                "<p>{}</p><p class='dlx-warning'>{}</p>",
+                advice,
+                gettext(
+                    "UzbekVoice has no API key on this server yet: ask your Dialix administrator to set "
+                    "UZBEKVOICE_API_KEY."
+                ),
+            )
+        return format_html(
+            "<p>{}</p><button type='submit' class='button default' name='{}' value='1'>{}</button>",
+            advice,
+            self.USE_UZBEKVOICE,
+            gettext("Use UzbekVoice for Uzbek"),
+        )
+
+    def save_model(self, request, obj, form, change) -> None:
+        from integrations.models import SttEngine
+
+        if self.USE_UZBEKVOICE in request.POST:
+            obj.engine_uz = SttEngine.UZBEKVOICE
+            messages.success(request, gettext("Uzbek calls are read by UzbekVoice from now on."))
+        super().save_model(request, obj, form, change)
 
     @admin.display(description=_("Engines in use"))
     def effective_engines(self, obj: EngineSettings | None) -> str:
@@ -390,4 +447,5 @@ def _engines_configured(settings) -> dict[str, bool]:
     }
 
 
+import integrations.admin_crm  # noqa: E402, F401 - registers the CRM connection admins (issue 14)
 import integrations.webhooks.admin  # noqa: E402, F401 - registers the webhook admins

@@ -68,16 +68,21 @@ class PbxAccount(CompanyOwned):
         help_text=_("The API key from the PBX panel (Integration → API). Stored encrypted."), verbose_name=_("api key")
     )
     api_base_url = models.URLField(
-        blank=True, default="", help_text=_("Leave empty for the vendor's API host (DIALIX_ONLINEPBX_BASE_URL)."),
+        blank=True,
+        default="",
+        help_text=_("Leave empty for the vendor's API host (DIALIX_ONLINEPBX_BASE_URL)."),
         verbose_name=_("api base url"),
     )
     is_enabled = models.BooleanField(default=True, help_text=_("Sync on schedule."), verbose_name=_("is enabled"))
     sync_interval_minutes = models.PositiveIntegerField(
-        default=default_sync_interval, validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+        default=default_sync_interval,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
         verbose_name=_("sync interval minutes"),
     )
     backfill_days = models.PositiveIntegerField(
-        default=7, validators=[MaxValueValidator(90)], help_text=_("How far back the first sync reads."),
+        default=7,
+        validators=[MaxValueValidator(90)],
+        help_text=_("How far back the first sync reads."),
         verbose_name=_("backfill days"),
     )
     overlap_minutes = models.PositiveIntegerField(
@@ -90,7 +95,8 @@ class PbxAccount(CompanyOwned):
         verbose_name=_("overlap minutes"),
     )
     fetch_recordings = models.BooleanField(
-        default=True, help_text=_("Download recordings of answered calls. Off imports the call history only."),
+        default=True,
+        help_text=_("Download recordings of answered calls. Off imports the call history only."),
         verbose_name=_("fetch recordings"),
     )
     operator_channel = models.CharField(
@@ -107,7 +113,10 @@ class PbxAccount(CompanyOwned):
     session_key_id = EncryptedTextField(blank=True, default="", editable=False, verbose_name=_("session key id"))
     session_key = EncryptedTextField(blank=True, default="", editable=False, verbose_name=_("session key"))
     sync_cursor = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text=_("Calls that ended before this have been read."),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Calls that ended before this have been read."),
         verbose_name=_("sync cursor"),
     )
     lease_until = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("lease until"))
@@ -262,14 +271,6 @@ class EngineSettings(CompanyOwned):
 
 
 # Webhook models live beside their services (integrations/webhooks/); imported here so they belong to this app.
-from integrations.webhooks.models import (  # noqa: E402, F401
-    DeliveryStatus,
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookEndpoint,
-    WebhookEventType,
-)
-
 # CRM models (integrations/models_crm.py); imported here so they belong to this app.
 from integrations.models_crm import (  # noqa: E402, F401
     CrmConnection,
@@ -278,4 +279,11 @@ from integrations.models_crm import (  # noqa: E402, F401
     CrmSyncKind,
     CrmSyncRun,
     CrmWriteBack,
+)
+from integrations.webhooks.models import (  # noqa: E402, F401
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEventType,
 )

@@ -166,6 +166,27 @@ def pbx_account_for_push_secret(*, raw: str) -> PbxAccount | None:
     )
 
 
+PUSH_KEY_ID_LENGTH = 16
+
+
+def pbx_push_signing_key(*, raw: str) -> tuple[str, str]:
+    """For a PBX that signs its pushes (HMAC of the body): the key id it sends and the signing key, both derived
+    from the webhook secret (the key is the SHA-256 the database keeps; the id is that key's first characters)."""
+    key = _hash_secret(raw)
+    return key[:PUSH_KEY_ID_LENGTH], key
+
+
+def pbx_account_for_push_key_id(*, key_id: str) -> PbxAccount | None:
+    """The account whose signing key starts with this id; its key (push_secret_hash) checks the signature."""
+    if len(key_id) != PUSH_KEY_ID_LENGTH or not all(c in "0123456789abcdef" for c in key_id):
+        return None
+    return (
+        PbxAccount.objects.select_related("company")
+        .filter(push_secret_hash__startswith=key_id, company__is_active=True)
+        .first()
+    )
+
+
 def pbx_account_for_company(*, company: Company) -> PbxAccount | None:
     return PbxAccount.objects.for_company(company).select_related("company").first()
 

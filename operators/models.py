@@ -11,13 +11,16 @@ class Operator(CompanyOwned):
 
     name = models.CharField(max_length=200, verbose_name=_("name"))
     pbx_extension = models.CharField(
-        _("PBX extension"),
-        max_length=64, blank=True, default="", help_text=_("PBX extension / user id, e.g. '101'.")
+        _("PBX extension"), max_length=64, blank=True, default="", help_text=_("PBX extension / user id, e.g. '101'.")
     )
     email = models.EmailField(blank=True, default="", verbose_name=_("email"))
     is_active = models.BooleanField(default=True, verbose_name=_("is active"))
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="operator",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="operator",
         verbose_name=_("user"),
     )
 

@@ -60,8 +60,10 @@ def iter_routes(patterns=None, prefix: str = "") -> Iterator[Route]:
 
 
 def tenant_models() -> list[type[models.Model]]:
+    from companies.models import AuditEntry  # the audit trail: not CompanyOwned (auditlog's model), but a company's
+
     owned = [m for m in apps.get_models() if issubclass(m, CompanyOwned)]
-    return [*owned, Membership]
+    return [*owned, Membership, AuditEntry]
 
 
 @dataclass
@@ -112,6 +114,14 @@ def _candidates(route: Route, param: str, other: TenantData) -> list[str]:
         return [urlsafe_base64_encode(force_bytes(obj.user_id)) for obj in other.objects.get(Membership, [])] or ["MA"]
     if param == "token":
         return ["set-password", "not-a-token"]
+    if param == "operator_id":  # an operator's figures (the dashboard and its aggregates, issue 15)
+        from operators.models import Operator
+
+        return other.ids(Operator) or ["0"]
+    if param == "job_id":  # a dashboard export's status and file (issue 15)
+        from analytics.models import ExportJob
+
+        return other.ids(ExportJob) or ["0"]
     raise AssertionError(
         f"isolation harness does not know how to fill <{param}> in route {route.regex!r} ({route.name}); "
         "teach tests/isolation.py::_candidates so this endpoint is covered"

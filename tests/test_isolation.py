@@ -8,7 +8,9 @@ from django.db import models
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from calls.models import Call, CallEvent, CoachingNote, Transcript, Utterance
+from analytics.models import ExportJob
+from calls.models import AlertDelivery, AlertRule, Call, CallEvent, CoachingNote, Transcript, Utterance
+from calls.models_crm import CrmWriteBack
 from calls.tests.factories import CallFactory
 from checklists.models import (
     CallAnalysis,
@@ -22,10 +24,11 @@ from checklists.models import (
 )
 from checklists.services import checklist_publish
 from checklists.tests.factories import ChecklistFactory
-from companies.models import ApiToken, Company, Membership, Role
+from companies.audit import audit_access
+from companies.models import ApiToken, ApiTokenUsage, AuditEntry, Company, Membership, Role
 from companies.services import api_token_create, member_create
 from companies.tests.factories import CompanyFactory
-from integrations.models import EngineSettings, PbxAccount, SyncKind, SyncRun, SyncStatus
+from integrations.models import CrmConnection, CrmSyncRun, EngineSettings, PbxAccount, SyncKind, SyncRun, SyncStatus
 from integrations.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from operators.models import Operator
 from operators.tests.factories import OperatorFactory
@@ -33,9 +36,24 @@ from tests.isolation import MARKER_A, MARKER_B, TenantData, expand, iter_routes,
 
 # One builder per tenant-owned model: (company, marker) -> object whose rendered fields contain the marker.
 BUILDERS: dict[type[models.Model], Callable[[Company, str], models.Model]] = {
+    ExportJob: lambda c, m: ExportJob.objects.create(
+        company=c, table="calls", format="csv", params={"period": "30d"}, status="failed", error=f"{m} export"
+    ),
     ApiToken: lambda c, m: api_token_create(company=c, name=f"{m} token")[0],
     Operator: lambda c, m: OperatorFactory(company=c, name=f"{m} operator"),
-    Call: lambda c, m: CallFactory(company=c, pbx_call_id=f"{m}-call", operator__name=f"{m} agent"),
+    Call: lambda c, m: CallFactory(
+        company=c,
+        pbx_call_id=f"{m}-call",
+        operator__name=f"{m} agent",
+        crm_link_state="linked",
+        crm_client_name=f"{m} client",
+        crm_deal_id="7",
+        crm_deal_title=f"{m} deal",
+        crm_deal_semantic="won",
+    ),
+    CrmWriteBack: lambda c, m: CrmWriteBack.objects.create(
+        company=c, call=Call.objects.get(company=c), written_id="99", last_error=f"{m} refused"
+    ),
     Checklist: lambda c, m: ChecklistFactory(company=c, name=f"{m} checklist"),
     PbxAccount: lambda c, m: PbxAccount.objects.create(company=c, domain=f"{m}.onpbx.ru", api_key=f"{m}-key"),
     SyncRun: lambda c, m: SyncRun.objects.create(
@@ -47,6 +65,17 @@ BUILDERS: dict[type[models.Model], Callable[[Company, str], models.Model]] = {
         error=f"PbxUnavailable: {m} timed out",
     ),
     EngineSettings: lambda c, m: EngineSettings.objects.create(company=c, engine_uz="uzbekvoice"),
+    CrmConnection: lambda c, m: CrmConnection.objects.create(
+        company=c, webhook_url=f"https://{m.lower()}.bitrix24.kz/rest/1/{m.lower()}code/", last_error=f"{m} refused"
+    ),
+    CrmSyncRun: lambda c, m: CrmSyncRun.objects.create(
+        company=c,
+        connection=CrmConnection.objects.get(company=c),
+        kind="poll",
+        status="failed",
+        started_at=timezone.now(),
+        error=f"CrmUnavailable: {m} timed out",
+    ),
     Transcript: lambda c, m: Transcript.objects.create(
         company=c, call=Call.objects.get(company=c), engine=f"{m}-engine", language="ru", speaker_method="channels"
     ),
@@ -119,8 +148,24 @@ BUILDERS: dict[type[models.Model], Callable[[Company, str], models.Model]] = {
         payload=json.dumps({"id": f"msg_{m}"}),
         last_error=f"{m} answered 500",
     ),
+    AlertRule: lambda c, m: AlertRule.objects.create(
+        company=c, name=f"{m} rule", trigger="phrase", phrases=f"{m} competitor", channel="email", email_to="a@b.uz"
+    ),
+    AlertDelivery: lambda c, m: AlertDelivery.objects.create(
+        company=c,
+        rule=AlertRule.objects.get(company=c),
+        call=Call.objects.get(company=c),
+        reason=f"{m} said",
+        status="failed",
+        last_error=f"{m} chat not found",
+    ),
     WebhookAttempt: lambda c, m: WebhookAttempt.objects.create(
         company=c, delivery=WebhookDelivery.objects.get(company=c), number=1, status_code=500, error=f"{m} failed"
+    ),
+    # The audit trail (issue 16): a line of the company's own, and a token's sampled usage.
+    AuditEntry: lambda c, m: audit_access(None, None, "export_downloaded", {"export": f"{m} export"}, company=c),
+    ApiTokenUsage: lambda c, m: ApiTokenUsage.objects.create(
+        company=c, token=ApiToken.objects.filter(company=c).first(), endpoint=f"GET {m}/", day=timezone.localdate()
     ),
 }
 
@@ -177,7 +222,8 @@ def test_company_a_never_sees_company_b_anywhere(tenants):
             for name in who:
                 response = clients[name].get(path)
                 checked += 1
-                body = response.content.decode(errors="replace")
+                raw = b"".join(response.streaming_content) if response.streaming else response.content  # CSV exports
+                body = raw.decode(errors="replace")
                 if response.status_code == 200 and MARKER_B in body:
                     leaks.append(f"{name} GET {path} -> 200 with company B's data")
                 if route.model_admin and path.endswith(ADMIN_CHANGE_SUFFIXES) and response.status_code == 200:

@@ -13,8 +13,10 @@ from django.db.models import Avg, Count, F, Q, QuerySet
 from django.utils import timezone
 
 from calls.models import Call, CallStatus, FailureCode, Transcript, Utterance
+from calls.services.crm import crm_write_back_queue
 from calls.services.retry import StepRetry
 from calls.services.states import call_transition, calls_transition, pipeline_next
+from calls.signals import figures_changed
 from calls.webhooks import call_event_emit
 from checklists.evidence import TranscriptIndex, check_verdict
 from checklists.models import (
@@ -82,6 +84,8 @@ def analysis_request_for(*, call: Call, versions: list[ChecklistVersion]) -> Ana
         company_name=call.company.name,
         direction=call.direction,
         transcript_language=call.language or None,
+        # The words are not reliable (e.g. Uzbek read offline): the analyser judges only what does not depend on them.
+        low_confidence=Transcript.objects.filter(call=call, low_confidence=True).exists(),
     )
 
 
@@ -126,7 +130,18 @@ def _analyse_claimed(call_id: int, engine: str | None) -> Call:
     request = analysis_request_for(call=call, versions=versions)
     if not request.turns:
         return _fail(call_id, FailureCode.ANALYSIS_NO_TRANSCRIPT, "The call has no transcript turns.")
-    analyzer = get_analyzer(_analyzer_name(call, engine))
+    analyzer_name = _analyzer_name(call, engine)
+    if request.low_confidence:
+        # Words nobody can trust are not sent to a model (nor paid for): the call keeps its timing figures and is
+        # marked not scored, needing review (issue 17).
+        analyzer_name = "offline"
+    analyzer = get_analyzer(analyzer_name)
+    from calls.redaction_policy import analysis_request_redacted, llm_gets_redacted_text
+
+    if llm_gets_redacted_text(company=call.company, analyzer=analyzer_name):
+        # Cards, phones, passports, PINFL and e-mails leave as [CARD]… (issue 16); evidence is then checked, and
+        # stored, against the same redacted turns.
+        request = analysis_request_redacted(request)
     analysis: Analysis | None = None
     for attempt in range(MALFORMED_RETRIES + 1):
         try:
@@ -152,8 +167,7 @@ def _analyse_claimed(call_id: int, engine: str | None) -> Call:
             raise StepRetry(exc) from exc
         except PermanentIntegrationError as exc:
             return _fail(call_id, FailureCode.ANALYSIS_FAILED, f"{type(exc).__name__}: {exc}")
-    low_confidence = Transcript.objects.filter(call=call, low_confidence=True).exists()
-    _save_analysis(call, versions, request, analysis, low_confidence=low_confidence)
+    _save_analysis(call, versions, request, analysis, low_confidence=request.low_confidence)
     return Call.objects.get(pk=call_id)
 
 
@@ -250,7 +264,11 @@ def _save_analysis(
         Scorecard.objects.bulk_create([s for s, _ in scorecards])
         ItemResult.objects.bulk_create(results)
         _update_call_score(call.pk)
+        crm_write_back_queue(call_id=call.pk, company_id=call.company_id)  # the CRM outbox row, in this transaction
     logger.info("call_analysed", extra={"company_id": call.company_id, "call_id": call.pk, "engine": analysis.engine})
+    from calls.services.alerts import call_alerts_queue
+
+    call_alerts_queue(company_id=call.company_id, call_id=call.pk)  # evaluated on commit (issue 16)
 
 
 def _item_identity(item: VersionItem) -> tuple:
@@ -281,6 +299,9 @@ def _update_call_score(call_id: int) -> None:
         "updated_at": timezone.now(),
     }
     Call.objects.filter(pk=call_id).update(**fields)  # the scores only; the status is call_transition's
+    point = Call.objects.filter(pk=call_id).values_list("company_id", "operator_id", "started_at").first()
+    if point is not None:  # the dashboard's rollups (issue 15): analysed, re-analysed, corrected, recomputed
+        figures_changed(company_id=point[0], points=[(point[1], point[2])])
 
 
 def calls_reanalyse(*, calls: QuerySet[Call], engine: str | None = None, by: str = "console", reason: str = "") -> int:
@@ -334,6 +355,7 @@ def item_result_override(*, company: Company, result_id: int, answer: str, reaso
     result.save()
     scorecard_recompute(scorecard_id=result.scorecard_id)
     call_event_emit(company_id=company.pk, call_id=result.call_id, event_type=WebhookEventType.CALL_CORRECTED)
+    crm_write_back_queue(call_id=result.call_id, company_id=company.pk)  # updates the comment written before
     return result
 
 

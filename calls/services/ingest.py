@@ -10,6 +10,7 @@ from django.utils import timezone
 from calls.models import Call, CallSource, CallStatus
 from calls.phones import normalise_phone
 from calls.services.states import call_events_created, call_transition, new_call
+from calls.signals import figures_changed
 from companies.models import Company
 from integrations.pbx.base import PbxCall, PbxOperator
 from operators.models import Operator
@@ -110,6 +111,7 @@ def calls_upsert_from_pbx(*, company: Company, calls: list[PbxCall], source: str
     new: list[Call] = []
     changed: list[Call] = []
     reopen: list[tuple[int, str]] = []  # (call id, status it was read in) to move back to NEW
+    points: list = []  # (operator id, started at) of the calls created or changed (calls.signals)
     for pbx_call in calls:
         raw = pbx_call.customer_phone_raw
         if raw not in phones:
@@ -145,8 +147,10 @@ def calls_upsert_from_pbx(*, company: Company, calls: list[PbxCall], source: str
             if not (reopen and reopen[-1][0] == call.pk):
                 result.unchanged += 1
             continue
+        points.append((call.operator_id, call.started_at))  # the dashboard's rollups: where it was, and is now
         for name, value in values.items():
             setattr(call, name, value)
+        points.append((call.operator_id, call.started_at))
         call.updated_at = now  # bulk_update does not run auto_now
         changed.append(call)
 
@@ -164,10 +168,12 @@ def calls_upsert_from_pbx(*, company: Company, calls: list[PbxCall], source: str
             company_id=company.pk, calls=[(pk, status) for pk, status, _ in inserted], by=f"sync:{source}"
         )
         result.fetch_recording_ids += [pk for pk, status, rec in inserted if status == CallStatus.NEW and not rec]
+        points += [(c.operator_id, c.started_at) for c in new]
     if changed:
         # PBX fields only: the pipeline status is never written from values read earlier (a worker may have moved on).
         Call.objects.bulk_update(changed, [*PBX_FIELDS, "updated_at"], batch_size=BULK_BATCH)
         result.updated = len(changed)
+    figures_changed(company_id=company.pk, points=set(points))
     for call_id, was in reopen:  # rare; one conditional UPDATE each, so a call a worker just moved is left alone
         if call_transition(
             call_id=call_id,

@@ -13,6 +13,7 @@ from django.db.models import Case, Value, When
 
 from calls.models import Call, CallStatus, Utterance
 from calls.services.analysis import REANALYSABLE, calls_reanalyse
+from calls.signals import figures_changed
 from companies.models import Company
 from dialix.errors import DialixError
 
@@ -81,6 +82,7 @@ def call_swap_speakers(*, company: Company, call_id: int, by: str) -> Call:
         )
         fields = swapped_metrics(call=call, turns=list(turns.only("id", "speaker", "start_ms", "end_ms", "text")))
         Call.objects.filter(pk=call.pk).update(**fields)
+        figures_changed(company_id=call.company_id, points=[(call.operator_id, call.started_at)])  # talk metrics
         calls_reanalyse(
             calls=Call.objects.filter(pk=call.pk),
             by=f"user:{by}",

@@ -17,6 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from calls.models import Call, CallEvent, CallSource, CallStatus, FailureCode
+from calls.signals import figures_changed
 from calls.webhooks import events_for_transition
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,12 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 TERMINAL = frozenset({S.DONE, S.SKIPPED, S.FAILED})
 MAX_REASON_CHARS = 2000
+# A move that changes what the dashboard counts (analysed / answered), or writes a figure it shows (issue 15).
+FIGURE_STATES = frozenset({S.DONE, S.SKIPPED})
+FIGURE_FIELDS = frozenset(
+    {"language", "talk_ratio", "silence_share", "interruptions", "operator_words_per_minute", "customer_sentiment",
+     "outcome", "score", "auto_fail", "needs_review", "operator_id", "started_at", "duration_seconds", "direction"}
+)  # fmt: skip
 
 
 class TransitionNotAllowed(ValueError):
@@ -81,7 +88,7 @@ def call_transition(
         rows = Call.objects.select_for_update().filter(pk=call_id, status__in=wanted)
         if where is not None:
             rows = rows.filter(where)
-        row = rows.values("status", "company_id", "source").first()
+        row = rows.values("status", "company_id", "source", "operator_id", "started_at").first()
         if row is None:
             return False
         Call.objects.filter(pk=call_id).update(**values)
@@ -96,6 +103,8 @@ def call_transition(
         )
         # Webhook events in this transaction: none for a move that rolls back, none lost for one that commits.
         events_for_transition(company_id=row["company_id"], call_id=call_id, from_status=row["status"], to=to)
+        if to in FIGURE_STATES or row["status"] in FIGURE_STATES or FIGURE_FIELDS.intersection(fields or ()):
+            figures_changed(company_id=row["company_id"], points=[(row["operator_id"], row["started_at"])])
         if queue_next:
             company_id, source = row["company_id"], row["source"]
             transaction.on_commit(

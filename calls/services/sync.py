@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from calls.models import CallSource, CallStatus, FailureCode
+from calls.services.crm import crm_link_soon
 from calls.services.ingest import UpsertResult, calls_upsert_from_pbx, operators_upsert_from_pbx
 from calls.services.pipeline import call_mark_failed
 from integrations.errors import IntegrationError, TransientIntegrationError
@@ -230,6 +231,8 @@ def pbx_sync_company(
         run.status = SyncStatus.SUCCEEDED
         pbx_account_record_success(account=account)
     _close_run(run=run, account=account)
+    if run.created:
+        crm_link_soon(company_id=company_id)  # the new calls' CRM clients (#14), looked up in batches
     logger.info(
         "pbx_sync_finished",
         extra={
@@ -289,6 +292,8 @@ def pbx_fetch_call(*, company_id: int, pbx_call_id: str) -> SyncRun:
         raise
     run.finished_at = timezone.now()
     run.save()
+    if run.created:
+        crm_link_soon(company_id=company_id)
     return run
 
 

@@ -13,8 +13,10 @@ from django.db import IntegrityError, transaction
 
 from calls.models import Call, CallSource
 from calls.phones import normalise_phone
+from calls.services.crm import crm_link_queue
 from calls.services.recordings import RecordingRejected, call_store_recording, recording_check
 from calls.services.states import call_events_created
+from calls.signals import figures_changed
 from companies.models import Company
 from dialix.errors import DialixError
 from operators.models import Operator
@@ -99,6 +101,8 @@ def call_upload(
             )
             if created:
                 call_events_created(company_id=company.pk, calls=[(call.pk, call.status)], by="upload")
+                crm_link_queue(company_id=company.pk)  # its CRM client (#14), once committed
+                figures_changed(company_id=company.pk, points=[(call.operator_id, call.started_at)])
     except IntegrityError:  # the same file uploaded twice at the same moment: the other request created it
         call, created = Call.objects.for_company(company).get(pbx_call_id=pbx_call_id), False
     if not created:
@@ -106,9 +110,11 @@ def call_upload(
             raise UploadConflict(details={"external_id": [f"Call {pbx_call_id} already has another recording."]})
         changed = [name for name, value in values.items() if getattr(call, name) != value]
         if changed:
+            before = (call.operator_id, call.started_at)
             for name in changed:
                 setattr(call, name, values[name])
             call.save(update_fields=[*changed, "updated_at"])
+            figures_changed(company_id=company.pk, points=[before, (call.operator_id, call.started_at)])
     if not call.recording:
         # Only the extension of the client's file name is used, and only its letters and digits.
         ext = re.sub(r"[^a-z0-9]", "", filename.rsplit(".", 1)[-1].lower())[:5] if "." in filename else ""

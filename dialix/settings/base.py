@@ -45,6 +45,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",  # login lockout (issue 16, dialix/security.py)
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
+    "auditlog",  # the audit trail (issue 16); its entry model is companies.AuditEntry, admin in companies
     "dialix.apps.DialixConfig",
     "companies",
     "operators",
@@ -55,7 +60,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first and last: the whole request is timed
+    "dialix.observability.RequestIdMiddleware",  # X-Request-ID on the response, request_id on every log line
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "dialix.security.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "dialix.i18n.UserLanguageMiddleware",  # the member's remembered language, before LocaleMiddleware reads it
@@ -63,9 +72,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "companies.audit.AuditMiddleware",  # actor (read lazily) and address on every audit line (issue 16)
+    "dialix.security.IdleSessionMiddleware",  # signs out a session idle past DIALIX_SESSION_IDLE_HOURS
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): a TOTP code was given this session
     "dialix.middleware.CompanyTimeZoneMiddleware",
+    "dialix.security.TwoFactorMiddleware",  # after the membership is cached on the user: no extra query
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a locked-out login (flagged by its backend) into the lockout page
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "dialix.urls"
@@ -102,6 +117,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username+IP before any password is checked (django-axes, dialix/security.py).
+    "dialix.security.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
     # A member's role grants the Django permissions the admin checks (companies/roles.py).
     "companies.backends.RolePermissionBackend",
@@ -199,6 +216,7 @@ def celery_queues(prefix: str) -> tuple[str, dict[str, dict[str, str]], list[Que
         "calls.tasks.call_fetch_recording_task": {"queue": f"{prefix}recordings"},
         "calls.tasks.call_transcribe_task": {"queue": f"{prefix}stt"},
         "calls.tasks.call_analyse_task": {"queue": f"{prefix}analysis"},
+        "calls.tasks_crm.*": {"queue": f"{prefix}crm"},  # the CRM portal's work (issue 14): links, write-backs, polls
     }
     # Each queue on its own direct exchange and key (as Celery makes a missing queue): with no exchange given, Celery
     # would bind every queue to the default exchange with one key, and each message would reach all six queues.
@@ -230,7 +248,11 @@ REST_FRAMEWORK = {
     ],
     # Per token, in the shared cache: answered 429 with Retry-After (header and error details).
     "DEFAULT_THROTTLE_CLASSES": ["companies.api_auth.ApiTokenRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"api_token": env("DIALIX_API_TOKEN_RATE", default="600/minute")},
+    "DEFAULT_THROTTLE_RATES": {
+        "api_token": env("DIALIX_API_TOKEN_RATE", default="600/minute"),
+        "upload": env("DIALIX_UPLOAD_RATE", default="120/minute"),  # per company (companies.api_auth)
+        "pbx_push": env("DIALIX_PBX_PUSH_RATE", default="600/minute"),  # per PBX account
+    },
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -247,6 +269,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",  # served from our static files, not a CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name per choice set used by several fields (check --deploy warns otherwise; issue 16).
+    "ENUM_NAME_OVERRIDES": {
+        "DirectionEnum": "calls.models.Direction",
+        "CallStatusEnum": "calls.models.CallStatus",
+        "CallSourceEnum": "calls.models.CallSource",
+        "AnswerEnum": "checklists.models.Answer",
+        "ResultSourceEnum": "checklists.models.ResultSource",
+        "SentimentEnum": "checklists.models.Sentiment",
+        "ItemSpeakerEnum": "checklists.models.ItemSpeaker",
+        "WebhookEventEnum": "integrations.webhooks.models.WebhookEventType",
+        "ReportIntervalEnum": ["day", "week"],
+    },
 }
 
 # Keys for credentials stored at rest (PBX API keys). Newest first; older keys still decrypt during a rotation.
@@ -261,6 +295,8 @@ if not FIELD_ENCRYPTION_KEYS:
     FIELD_ENCRYPTION_KEYS = ["ZGV2LW9ubHktbm90LXNlY3JldC1kZXYtb25seS1rZXk="]  # dev only: 32 bytes, base64
 
 DIALIX_STT_ENGINE = env("DIALIX_STT_ENGINE", default="offline")
+# Usage page (issue 16): USD per audio minute by engine, e.g. "openai=0.006,uzbekvoice=0.004" (calls/usage.py defaults)
+DIALIX_STT_USD_PER_MINUTE = env.dict("DIALIX_STT_USD_PER_MINUTE", default={})
 # Offline engine: a CTranslate2 Whisper model directory (empty = Whisper base joined from its PyPI packages into
 # DIALIX_MODEL_CACHE_DIR, default <VAR_DIR>/models) and the CPU threads one recognition may use.
 DIALIX_WHISPER_MODEL_DIR = env("DIALIX_WHISPER_MODEL_DIR", default="")
@@ -296,6 +332,25 @@ DIALIX_RECORDING_MAX_BYTES = env.int("DIALIX_RECORDING_MAX_BYTES", default=100 *
 DIALIX_UPLOAD_MAX_BYTES = env.int("DIALIX_UPLOAD_MAX_BYTES", default=100 * 1024 * 1024)
 # Webhook deliveries to loopback, link-local and private addresses: tests and the demo only (SSRF otherwise).
 DIALIX_WEBHOOKS_ALLOW_PRIVATE = env.bool("DIALIX_WEBHOOKS_ALLOW_PRIVATE", default=False)
+# Bitrix24 (issue 14): a company's portal is reached by its webhook URL; in production only https to a public host
+# (on in tests and the demo, whose fake portal listens on 127.0.0.1). One call waits out the portal's limits at most
+# DIALIX_BITRIX_WAIT_SECONDS, retrying a rate-limit answer up to DIALIX_BITRIX_MAX_RETRIES times, then the task retries.
+DIALIX_CRM_ALLOW_PRIVATE_HOSTS = env.bool("DIALIX_CRM_ALLOW_PRIVATE_HOSTS", default=False)
+DIALIX_BITRIX_TIMEOUT_SECONDS = env.float("DIALIX_BITRIX_TIMEOUT_SECONDS", default=30)  # read timeout of one request
+DIALIX_BITRIX_WAIT_SECONDS = env.float("DIALIX_BITRIX_WAIT_SECONDS", default=30)
+DIALIX_BITRIX_MAX_RETRIES = env.int("DIALIX_BITRIX_MAX_RETRIES", default=4)
+# QA vs conversion (issue 14): a won rate is shown only with at least this many closed deals behind it.
+DIALIX_CONVERSION_MIN_DEALS = env.int("DIALIX_CONVERSION_MIN_DEALS", default=5)
+# Alerts (issue 16): the console's address for links in messages, the Telegram Bot API host, outgoing mail.
+DIALIX_PUBLIC_URL = env("DIALIX_PUBLIC_URL", default="http://localhost:8000")
+TELEGRAM_API_BASE_URL = env("TELEGRAM_API_BASE_URL", default="https://api.telegram.org")
+DIALIX_ALERT_DIGEST_HOUR = env.int("DIALIX_ALERT_DIGEST_HOUR", default=18)  # local hour after which digests go
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))  # smtp+tls://user:pass@host:587 in production
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Dialix <alerts@localhost>")
+# The dashboard's background exports (issue 15): a finished file is kept this long, then deleted (Beat, or on access).
+DIALIX_EXPORT_KEEP_HOURS = env.int("DIALIX_EXPORT_KEEP_HOURS", default=24)
+# The dashboard rollups (issue 15): the Beat re-check recomputes this many recent local days of every company.
+DIALIX_ROLLUP_RECHECK_DAYS = env.int("DIALIX_ROLLUP_RECHECK_DAYS", default=3)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger uploads spool to disk instead of memory
 
@@ -303,6 +358,60 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Security: the doors (issue 16; dialix/security.py says why each piece) -------------------------------------
+# HTTPS: the proxy in front sets X-Forwarded-Proto (above); plain HTTP is redirected, and browsers are told (HSTS) to
+# use HTTPS only. Off with DEBUG (the demo, local runs) and in tests. Probes reach /healthz and /metrics over HTTP.
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
+# Browser features no page of ours uses (dialix.security.PermissionsPolicyMiddleware).
+DIALIX_PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+# CSP (django-csp 4): our pages load scripts and styles from our own static files only; no inline script or style.
+# Recordings in GCS play from signed URLs: their host is allowed as a media source then.
+_csp_media = ["'self'", *(["https://storage.googleapis.com"] if STORAGE == "gcs" else [])]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # Django admin's and Swagger UI's small icons are data: SVGs
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "media-src": _csp_media + env.list("DIALIX_CSP_MEDIA_SRC", default=[]),
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        **({"report-uri": [env("DIALIX_CSP_REPORT_URI")]} if env("DIALIX_CSP_REPORT_URI", default="") else {}),
+    },
+}
+# Sessions: signed out after this long without a request (the expiry moves forward as the person works), and on a
+# password change everywhere else (Django's session auth hash). dialix.security.IdleSessionMiddleware.
+DIALIX_SESSION_IDLE_HOURS = env.float("DIALIX_SESSION_IDLE_HOURS", default=8)
+SESSION_COOKIE_AGE = int(DIALIX_SESSION_IDLE_HOURS * 3600)
+SESSION_COOKIE_HTTPONLY = True
+# Client address behind N trusted proxies (X-Forwarded-For, right to left); 0: REMOTE_ADDR. Lockouts and throttles.
+DIALIX_TRUSTED_PROXY_COUNT = env.int("DIALIX_TRUSTED_PROXY_COUNT", default=0)
+# Login lockout (django-axes, attempts in the database): the 6th wrong password for one username from one address
+# locks that pair until an owner or staff unlocks it in the console (Login lockouts) or the cool-off passes.
+AXES_FAILURE_LIMIT = env.int("DIALIX_LOGIN_FAILURE_LIMIT", default=6)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+_cooloff_minutes = env.int("DIALIX_LOGIN_LOCKOUT_MINUTES", default=60)  # 0: locked until unlocked
+AXES_COOLOFF_TIME = _cooloff_minutes / 60 if _cooloff_minutes else None  # hours
+AXES_RESET_ON_SUCCESS = True  # a good login forgets earlier typos
+AXES_ENABLE_ADMIN = False  # companies.admin shows attempts scoped to the owner's company instead
+AXES_CLIENT_IP_CALLABLE = "dialix.security.axes_client_ip"
+AXES_LOCKOUT_TEMPLATE = "security/locked_out.html"
+AXES_SENSITIVE_PARAMETERS = ["password", "otp_token", "token"]
+# Failed API token authentications per client address and minute before 429 (companies.api_auth).
+DIALIX_TOKEN_FAILURES_PER_MINUTE = env.int("DIALIX_TOKEN_FAILURES_PER_MINUTE", default=30)
+# Wrong PBX push secrets per client address and minute before 429 (calls.api.PbxWebhookApi).
+DIALIX_PUSH_FAILURES_PER_MINUTE = env.int("DIALIX_PUSH_FAILURES_PER_MINUTE", default=30)
+# Two-factor (django-otp TOTP): the name authenticator apps show beside the code.
+OTP_TOTP_ISSUER = env("DIALIX_OTP_ISSUER", default="Dialix")
 
 LOG_LEVEL = env("DIALIX_LOG_LEVEL", default="INFO")
 LOGGING = {
@@ -315,7 +424,48 @@ LOGGING = {
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
         },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    # request_id / task_id on every line of a request and of the tasks it queued (dialix.observability).
+    "filters": {"context": {"()": "dialix.observability.ContextFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+# Issue 16 (doors): a PBX push secret in a URL never reaches a log line, the development server's access lines too.
+LOGGING["filters"]["redact_secrets"] = {"()": "dialix.security_logging.RedactSecretsFilter"}
+LOGGING["handlers"]["console"]["filters"].append("redact_secrets")
+LOGGING["loggers"]["django.server"] = {"handlers": ["console"], "level": "INFO", "propagate": False}
+
+# --- Observability (issue 16; dialix/metrics.py, dialix/observability.py, dialix/sentry.py) ------------------------
+# /metrics answers a scraper with `Authorization: Bearer <token>` or from an allowed network (CIDRs, REMOTE_ADDR);
+# with neither set it is 404. The same token shows /healthz's details. Under gunicorn set PROMETHEUS_MULTIPROC_DIR.
+DIALIX_METRICS_TOKEN = env("DIALIX_METRICS_TOKEN", default="")
+DIALIX_METRICS_ALLOWED_NETWORKS = env.list("DIALIX_METRICS_ALLOWED_NETWORKS", default=[])
+DIALIX_METRICS_CACHE_SECONDS = env.int("DIALIX_METRICS_CACHE_SECONDS", default=10)  # calls per state, queue depths
+# A worker machine without the web server: its own exporter (empty: none).
+DIALIX_WORKER_METRICS_PORT = env.int("DIALIX_WORKER_METRICS_PORT", default=None)
+DIALIX_WORKER_METRICS_ADDRESS = env("DIALIX_WORKER_METRICS_ADDRESS", default="127.0.0.1")
+# django-prometheus: per-view latency buckets up to a long upload; the database engine stays Django's own (README).
+PROMETHEUS_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, float("inf"))
+SENTRY_DSN = env("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env("SENTRY_ENVIRONMENT", default="production")
+SENTRY_RELEASE = env("SENTRY_RELEASE", default="")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if SENTRY_DSN:
+    from dialix.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        release=SENTRY_RELEASE,
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+        # Masked wherever they appear in an event.
+        secrets=[SECRET_KEY, *FIELD_ENCRYPTION_KEYS, OPENAI_API_KEY, UZBEKVOICE_API_KEY, DIALIX_METRICS_TOKEN],
+    )
+
+# Audit trail (issue 16): django-auditlog writing to our entry model, which carries the company (companies/audit.py).
+AUDITLOG_LOGENTRY_MODEL = "companies.AuditEntry"
+# auditlog's own migrations would create its unused LogEntry table (they do not mark it swappable) with a foreign key
+# to auth_user, which breaks the test database's flush; its models are swapped for ours, so it needs no table.
+MIGRATION_MODULES = {"auditlog": None}
+AUDITLOG_STORE_JSON_CHANGES = True  # typed old/new values, not their str()
+AUDITLOG_DISABLE_ON_RAW_SAVE = True  # fixtures loaded with loaddata are not people's changes

@@ -40,3 +40,17 @@ LOGGING["root"]["level"] = "INFO"  # noqa: F405
 # DIALIX_TEST_DB_TAG gives each its own test database.
 if os.environ.get("DIALIX_TEST_DB_TAG"):
     DATABASES["default"]["TEST"] = {"NAME": f"test_dialix_{os.environ['DIALIX_TEST_DB_TAG']}"}  # noqa: F405
+# Security (issue 16): the suite sends many wrong tokens and pushes from 127.0.0.1 on purpose; the throttles' own tests
+# set the production limits back. Each test session keeps its cache keys apart (several runs share one Redis).
+CACHES["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:8]}"  # noqa: F405
+DIALIX_TOKEN_FAILURES_PER_MINUTE = 100_000
+DIALIX_PUSH_FAILURES_PER_MINUTE = 100_000
+REST_FRAMEWORK = {  # noqa: F405
+    **REST_FRAMEWORK,  # noqa: F405
+    "DEFAULT_THROTTLE_RATES": {
+        **REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],  # noqa: F405
+        "upload": "100000/minute",
+        "pbx_push": "100000/minute",
+    },
+}
+SECURE_SSL_REDIRECT = False  # the test client and the live server speak plain HTTP

@@ -203,3 +203,47 @@ def test_test_connection_with_a_bad_domain_stored_earlier_is_a_clear_error(super
 
     assert "connection failed — PbxConfigError: The PBX domain is not a host name" in page
     assert pbx_fake.requests_log == []
+
+
+def _engine_form(settings_row) -> dict:
+    return {
+        "engine_uz": settings_row.engine_uz,
+        "engine_ru": settings_row.engine_ru,
+        "engine_en": settings_row.engine_en,
+        "engine_unknown": settings_row.engine_unknown,
+        "fallback_engine": settings_row.fallback_engine,
+        "analyzer_engine": settings_row.analyzer_engine,
+    }
+
+
+def test_uzbekvoice_is_recommended_for_uzbek_and_taken_in_one_click(supervisor_client, company, settings):
+    from integrations.models import EngineSettings
+
+    settings.UZBEKVOICE_API_KEY = "uv-key"
+    company.languages = ["uz", "ru"]
+    company.save()
+    row = EngineSettings.objects.create(company=company)
+    url = f"/admin/integrations/enginesettings/{row.pk}/change/"
+
+    page = supervisor_client.get(url).content.decode()
+    assert "Recommended: UzbekVoice" in page and 'name="_use_uzbekvoice"' in page.replace("'", '"')
+
+    response = supervisor_client.post(url, {**_engine_form(row), "_use_uzbekvoice": "1"})
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    row.refresh_from_db()
+    assert row.engine_uz == "uzbekvoice"
+    assert "Recommended: UzbekVoice" not in supervisor_client.get(url).content.decode()
+
+
+def test_without_an_uzbekvoice_key_the_advice_says_who_must_set_it(supervisor_client, company, settings):
+    from integrations.models import EngineSettings
+
+    settings.UZBEKVOICE_API_KEY = ""
+    company.languages = ["uz"]
+    company.save()
+    row = EngineSettings.objects.create(company=company)
+
+    page = supervisor_client.get(f"/admin/integrations/enginesettings/{row.pk}/change/").content.decode()
+
+    assert "UZBEKVOICE_API_KEY" in page and "_use_uzbekvoice" not in page

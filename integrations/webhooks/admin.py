@@ -9,6 +9,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from companies.admin import CompanyScopedAdmin
+from companies.audit import AuditEvent, audit_access
 from companies.tenancy import company_for
 from dialix.errors import DialixError
 from integrations.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEventType
@@ -16,6 +17,7 @@ from integrations.webhooks.services import (
     WebhookInvalid,
     webhook_delivery_replay,
     webhook_endpoint_create,
+    webhook_endpoint_rotate_secret,
     webhook_endpoint_update,
 )
 
@@ -35,6 +37,24 @@ class WebhookEndpointAdmin(CompanyScopedAdmin):
     list_select_related = ["company"]
     list_filter = ["is_active"]
     readonly_fields = ["deliveries_link", "last_success_at", "consecutive_failures", "disabled_at", "disabled_reason"]
+    actions = ["rotate_secret"]
+
+    @admin.action(description=_("Rotate the signing secret (the new one is shown once)"), permissions=["change"])
+    def rotate_secret(self, request: HttpRequest, queryset) -> None:
+        """A new secret per endpoint, shown once; the old one stops signing at once (issue 16: audited)."""
+        for endpoint in queryset.select_related("company"):
+            endpoint, secret = webhook_endpoint_rotate_secret(company=endpoint.company, endpoint_id=endpoint.pk)
+            audit_access(request, endpoint, AuditEvent.WEBHOOK_SECRET_ROTATED, {"via": "console"})
+            self.message_user(
+                request,
+                format_html(
+                    "{}: new signing secret <code data-testid='webhook-secret'>{}</code> — copy it now; it is not "
+                    "shown again.",
+                    endpoint.url,
+                    secret,
+                ),
+                messages.WARNING,
+            )
 
     def get_fields(self, request: HttpRequest, obj=None):
         base = ["url", "description", "events", "is_active"]

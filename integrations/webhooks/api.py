@@ -60,6 +60,8 @@ class WebhookEndpointListApi(CompanyMixin, ListAPIView):
     serializer_class = WebhookEndpointOutputSerializer
 
     def get_queryset(self) -> QuerySet[WebhookEndpoint]:
+        if getattr(self, "swagger_fake_view", False):  # the schema's look at the view: no company
+            return WebhookEndpoint._default_manager.none()
         return webhook_endpoint_list(company=self.company)
 
     @extend_schema(request=WebhookEndpointInputSerializer, responses={201: WebhookEndpointCreatedSerializer})

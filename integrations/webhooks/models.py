@@ -22,7 +22,8 @@ class WebhookEndpoint(CompanyOwned):
     """Where a company wants events sent. The secret signs every delivery; it is shown once, stored encrypted."""
 
     url = models.URLField(
-        max_length=500, help_text=_("Where events are POSTed: http(s) only; redirects are not followed."),
+        max_length=500,
+        help_text=_("Where events are POSTed: http(s) only; redirects are not followed."),
         verbose_name=_("url"),
     )
     description = models.CharField(max_length=200, blank=True, verbose_name=_("description"))
@@ -30,7 +31,12 @@ class WebhookEndpoint(CompanyOwned):
     secret = EncryptedTextField(editable=False, verbose_name=_("secret"))
     is_active = models.BooleanField(default=True, verbose_name=_("is active"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
         verbose_name=_("created by"),
     )
     # Health, written only by delivery: the console shows why an endpoint stopped.
@@ -75,7 +81,9 @@ class WebhookDelivery(CompanyOwned):
     attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
     next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt at"))
     retry_until = models.DateTimeField(
-        null=True, blank=True, help_text=_("No retry after this; a replay sets it again."),
+        null=True,
+        blank=True,
+        help_text=_("No retry after this; a replay sets it again."),
         verbose_name=_("retry until"),
     )
     last_status_code = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("last status code"))

@@ -2,6 +2,7 @@
 through the real login form (STYLE.md §15)."""
 
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +66,17 @@ class Watch:
 
     def statuses(self, url_contains: str) -> list[int]:
         return [r.status for r in self.responses if url_contains in r.url]
+
+
+def wait_until(page: Page, expression: str, *, timeout_ms: float = ACTION_TIMEOUT_MS) -> None:
+    """Waits until a JavaScript expression is true in the page. Not page.wait_for_function: that evaluates its string
+    with eval() inside the page, which our Content-Security-Policy forbids (no 'unsafe-eval'); page.evaluate goes
+    through the browser's debugging protocol instead."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_ms / 1000:.0f} s: {expression}")
+        page.wait_for_timeout(50)
 
 
 def login(page: Page, live_server, membership: Membership) -> None:

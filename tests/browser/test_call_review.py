@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from calls.models import Call, CallStatus
 from checklists.models import Answer, ItemResult
-from tests.browser.helpers import expect_message, login, open_console_list, run_action
+from tests.browser.helpers import expect_message, login, open_console_list, run_action, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -50,7 +50,7 @@ def test_supervisor_listens_corrects_an_item_and_reanalysis_keeps_the_correction
     # The player loads the recording and can seek in it: the server answers byte ranges (206).
     audio = page.locator("audio#dlx-audio")
     expect(page.get_by_role("button", name="Play", exact=True)).to_be_visible()  # the page's own player
-    page.wait_for_function("document.getElementById('dlx-audio').readyState >= 1")
+    wait_until(page, "document.getElementById('dlx-audio').readyState >= 1")
     duration = audio.evaluate("a => a.duration")
     assert duration == pytest.approx(scored_call.recording_duration_seconds, abs=1.0)
     with page.expect_response(lambda r: "/recording/" in r.url and r.status == 206):
@@ -62,7 +62,7 @@ def test_supervisor_listens_corrects_an_item_and_reanalysis_keeps_the_correction
     turn = turns.nth(3)
     start = float(turn.get_attribute("data-start"))
     turn.click()
-    page.wait_for_function(f"Math.abs(document.getElementById('dlx-audio').currentTime - {start}) < 1.5")
+    wait_until(page, f"Math.abs(document.getElementById('dlx-audio').currentTime - {start}) < 1.5")
     expect(turn).to_have_class(re.compile(r"\bplaying\b"))
     audio.evaluate("a => a.pause()")
 

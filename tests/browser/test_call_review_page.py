@@ -11,14 +11,14 @@ from playwright.sync_api import expect
 from calls.models import Call, CallEvent, CallStatus, Transcript, Utterance
 from calls.services.analysis import calls_reanalyse
 from checklists.models import Answer, ItemResult
-from tests.browser.helpers import expect_message, login
+from tests.browser.helpers import expect_message, login, wait_until
 
 pytestmark = pytest.mark.browser
 
 
 def _open(page, live_server, call: Call) -> None:
     page.goto(f"{live_server.url}{reverse('admin:calls_call_change', args=[call.pk])}")
-    page.wait_for_function("document.getElementById('dlx-audio').readyState >= 1")
+    wait_until(page, "document.getElementById('dlx-audio').readyState >= 1")
 
 
 def _now(page) -> float:
@@ -26,7 +26,7 @@ def _now(page) -> float:
 
 
 def _wait_near(page, seconds: float, tolerance: float = 1.0) -> None:
-    page.wait_for_function(f"Math.abs(document.getElementById('dlx-audio').currentTime - {seconds}) < {tolerance}")
+    wait_until(page, f"Math.abs(document.getElementById('dlx-audio').currentTime - {seconds}) < {tolerance}")
 
 
 def test_supervisor_reviews_a_scored_call_end_to_end(page, live_server, supervisor, scored_call):
@@ -57,7 +57,7 @@ def test_supervisor_reviews_a_scored_call_end_to_end(page, live_server, supervis
 
     # Play, pause, speed, the position in m:ss.
     page.get_by_role("button", name="Play", exact=True).click()
-    page.wait_for_function("document.getElementById('dlx-audio').currentTime > 1.2")
+    wait_until(page, "document.getElementById('dlx-audio').currentTime > 1.2")
     expect(page.get_by_test_id("position")).not_to_have_text("0:00")
     page.get_by_role("button", name="Pause", exact=True).click()
     expect(page.get_by_role("button", name="Play", exact=True)).to_be_visible()

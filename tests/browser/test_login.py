@@ -24,7 +24,7 @@ def test_each_role_logs_in_and_lands_where_it_works(page, live_server, request, 
 
     # Everyone lands on the company's dashboard: its name, its figures (no calls yet), their own name to log out.
     expect(page).to_have_url(f"{live_server.url}/dashboard/")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Dialix Market")
+    expect(page.get_by_role("banner").locator(".company")).to_have_text("Dialix Market")
     expect(page.get_by_role("heading", name="No calls yet")).to_be_visible()
     expect(page.get_by_role("button", name=f"Log out {member.user.get_username()}")).to_be_visible()
 
