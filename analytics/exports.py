@@ -42,6 +42,7 @@ from analytics.selectors import (
 from analytics.selectors_crm import crm_conversion
 from analytics.selectors_dashboard import dashboard_calls
 from analytics.tasks_exports import export_run_task
+from calls.redaction import redact_text
 from companies.models import Company
 from dialix.queueing import PRIORITY_PERSON, task_enqueue
 
@@ -133,7 +134,8 @@ def _topic_rows(company: Company, filters: DashboardFilters, **options: Any) -> 
     topics = top_topics(company=company, filters=filters)
     for kind, label in (("purposes", _("Purpose")), ("topics", _("Topic"))):
         for row in topics[kind]:
-            yield [str(label), row["value"], row["calls"]]
+            # The analyser's own words: a card or phone number it echoed never leaves in a file (issue 16).
+            yield [str(label), redact_text(row["value"] or ""), row["calls"]]
 
 
 def _operator_rows(

@@ -177,3 +177,17 @@ def test_unknown_export_is_refused(analyst_client, seeded):
     assert analyst_client.get("/dashboard/export/?table=calls&file=csv").status_code == 404  # a job, not inline
     assert analyst_client.get("/dashboard/export/?table=nope&file=csv").status_code == 404
     assert analyst_client.post("/dashboard/exports/", {"table": "calls", "file": "pdf"}).status_code == 400
+
+
+def test_a_number_the_analyser_wrote_into_a_purpose_is_redacted_in_exports(analyst_client, company, seeded):
+    from analytics.services import rollups_refresh
+    from checklists.models import CallAnalysis
+
+    card = "8600 1234 5678 9012"  # Luhn-valid
+    CallAnalysis.objects.filter(company=company).update(purpose=f"pay with card {card}")
+    rollups_refresh(company_id=company.pk)
+
+    header, *rows = _csv(analyst_client.get("/dashboard/export/?period=30d&table=topics&file=csv"))
+
+    purposes = [row[1] for row in rows if "card" in row[1]]
+    assert purposes and all("[CARD]" in value and card not in value for value in purposes)
