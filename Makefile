@@ -57,6 +57,8 @@ bench: venv services
 	DJANGO_SETTINGS_MODULE=dialix.settings.test $(PY) bench/console.py  # loads 1M calls / 10M utterances once (minutes)
 	DJANGO_SETTINGS_MODULE=dialix.settings.test $(PY) bench/api.py  # the API on console.py's 1M calls
 	DJANGO_SETTINGS_MODULE=dialix.settings.test $(PY) bench/crm.py  # 10,000 calls at Bitrix24's 2 requests/s (~minutes)
+	DJANGO_SETTINGS_MODULE=dialix.settings.test $(PY) bench/dashboard.py  # 1M analysed calls and their rollups (long)
+	DJANGO_SETTINGS_MODULE=dialix.settings.test $(PY) bench/pii.py
 
 clean:
 	rm -rf $(VENV) var staticfiles
