@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from analytics.selectors import PERIODS, DashboardFilters, FilterError, filters_from_params
+from calls.filters import OUTCOMES
 from calls.models import Direction
 from companies.models import LANGUAGES, Company
 
@@ -29,15 +30,7 @@ PERIOD_LABELS = {
     "month": _("This month"),
     "custom": _("Custom dates"),
 }
-OUTCOME_LABELS = {
-    "sale": _("Sale"),
-    "agreed": _("Agreed"),
-    "callback": _("Callback"),
-    "refused": _("Refused"),
-    "not_resolved": _("Not resolved"),
-    "information": _("Information"),
-    "other": _("Other"),
-}
+OUTCOME_LABELS = dict(OUTCOMES)
 SENTIMENT_LABELS = {"negative": _("Negative"), "neutral": _("Neutral"), "positive": _("Positive")}
 # The parameters the filter bar owns; anything else in a dashboard URL (sort, a page's own switches) is kept as is.
 FILTER_PARAMS = ("period", "date_from", "date_to", "operator", "direction", "language", "checklist", "outcome")

@@ -513,15 +513,6 @@ def _as_date(value: Any) -> dt.date:
 # --- issue 13's figures (the aggregates API's daily / operators / items) ------------------------------------------
 
 
-def dashboard_summary(*, company: Company) -> dict[str, int]:
-    """Headline counts for the dashboard, in one query."""
-    return Call.objects.for_company(company).aggregate(
-        calls=Count("id"),
-        done=Count("id", filter=Q(status=CallStatus.DONE)),
-        failed=Count("id", filter=Q(status=CallStatus.FAILED)),
-    )
-
-
 def analytics_calls(*, company: Company) -> QuerySet[Call]:
     """The company's calls, as the base a caller filters before asking for a figure (nothing joined: the figures
     group and join what they need)."""

@@ -196,11 +196,6 @@ def _write(model, company_id: int, rows: list[dict[str, Any]], dims: tuple[str, 
     )  # fmt: skip
 
 
-def rollups_points_to_keys(*, company: Company, points: Iterable[tuple[int | None, dt.datetime]]) -> set[Key]:
-    zone = ZoneInfo(company.time_zone)
-    return {(started_at.astimezone(zone).date(), operator_id) for operator_id, started_at in points}
-
-
 class _Pending:
     """The points the signal reported in one transaction, refreshed once after it commits."""
 

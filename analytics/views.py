@@ -211,7 +211,6 @@ class OverviewView(DashboardPage):
                 "series": reverse("analytics:api-aggregates-series"),
                 "mix": reverse("analytics:api-aggregates-mix"),
                 "heatmap": reverse("analytics:api-aggregates-heatmap"),
-                "topics": reverse("analytics:api-aggregates-topics"),
             },
             calls_export_formats=list(ExportFormat),
         )

@@ -52,6 +52,7 @@ def _hide_pii(request: HttpRequest, call: Call, utterances, scorecards, analysis
     if analysis is not None:
         for name in ("summary", "customer_sentiment_reason", "operator_sentiment_reason", "purpose"):
             setattr(analysis, name, redact_text(getattr(analysis, name)))
+        analysis.topics = [redact_text(topic) for topic in analysis.topics or ()]
     return True
 
 

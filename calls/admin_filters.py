@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from calls.filters import OUTCOMES
 from calls.models import Call, CallStatus
 from checklists.models import Answer, Checklist, ItemResult, Scorecard, Sentiment
 from companies.models import Company
@@ -166,15 +167,7 @@ class OutcomeFilter(admin.SimpleListFilter):
     parameter_name = "outcome"
 
     def lookups(self, request, model_admin):
-        return [
-            ("sale", _("Sale")),
-            ("agreed", _("Agreed")),
-            ("callback", _("Callback")),
-            ("refused", _("Refused")),
-            ("not_resolved", _("Not resolved")),
-            ("information", _("Information")),
-            ("other", _("Other")),
-        ]
+        return OUTCOMES
 
     def queryset(self, request, queryset):
         value = self.value()

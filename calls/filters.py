@@ -6,6 +6,7 @@ import datetime as dt
 import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from calls.models import Call, CallStatus, Direction, ReviewState
 from calls.phones import normalise_phone
@@ -15,14 +16,15 @@ from companies.models import LANGUAGES
 from companies.tenancy import company_for
 from operators.models import Operator
 
+# The analysed outcomes with their labels: the API's filter, the console's list filter and the dashboard share them.
 OUTCOMES = [
-    ("sale", "Sale"),
-    ("agreed", "Agreed"),
-    ("callback", "Callback"),
-    ("refused", "Refused"),
-    ("not_resolved", "Not resolved"),
-    ("information", "Information"),
-    ("other", "Other"),
+    ("sale", _("Sale")),
+    ("agreed", _("Agreed")),
+    ("callback", _("Callback")),
+    ("refused", _("Refused")),
+    ("not_resolved", _("Not resolved")),
+    ("information", _("Information")),
+    ("other", _("Other")),
 ]
 
 

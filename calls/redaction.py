@@ -520,7 +520,3 @@ def redact_text(text: str, *, labels: Iterable[str] | None = None) -> str:
         pos = span.end
     out.append(text[pos:])
     return "".join(out)
-
-
-def contains_pii(text: str) -> bool:
-    return bool(find_pii(text))

@@ -87,7 +87,7 @@ class AnalysisOutputSerializer(serializers.Serializer):
     operator_sentiment_reason = PiiTextField()
     purpose = PiiTextField()
     outcome = serializers.CharField(help_text="sale, agreed, callback, refused, not_resolved, information or other.")
-    topics = serializers.ListField(child=serializers.CharField())
+    topics = serializers.ListField(child=PiiTextField())
     customer_satisfied = serializers.BooleanField(allow_null=True)
     prompt_tokens = serializers.IntegerField()
     completion_tokens = serializers.IntegerField()

@@ -12,16 +12,13 @@ def call_alerts_evaluate_task(call_id: int) -> None:
     call_alerts_evaluate(call_id=call_id)
 
 
-@shared_task(bind=True, ignore_result=True, max_retries=8)
+@shared_task(bind=True, ignore_result=True, max_retries=None)  # the service stops after its MAX_ATTEMPTS
 def alert_delivery_send_task(self, delivery_id: int) -> None:
-    from calls.services.alerts import DeliveryRetry, alert_delivery_gave_up, alert_delivery_send
+    from calls.services.alerts import DeliveryRetry, alert_delivery_send
 
     try:
         alert_delivery_send(delivery_id=delivery_id)
     except DeliveryRetry as exc:
-        if self.request.retries >= self.max_retries:
-            alert_delivery_gave_up(delivery_id=delivery_id, reason=f"Gave up: {exc}")
-            return
         raise self.retry(exc=exc.cause, countdown=exc.countdown) from exc
 
 

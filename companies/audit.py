@@ -90,7 +90,6 @@ AUDITED_MODELS: tuple[tuple[str, dict[str, Any]], ...] = (
                 "pii_redacted_roles",
                 "pii_send_original_to_llm",
                 "require_two_factor",
-                "session_idle_minutes",
             ]
         },
     ),
@@ -198,6 +197,14 @@ def _skip_machine_bulk(sender, instance, action, **kwargs) -> bool | None:
 class AuditMiddleware(AuditlogMiddleware):
     """auditlog's middleware (remote address and port, correlation id) with the actor read lazily (see above)."""
 
+    @staticmethod
+    def _get_remote_addr(request):
+        # Not auditlog's own (the first X-Forwarded-For entry, which any caller writes): the address the outermost
+        # trusted proxy saw, as the login lockout reads it.
+        from dialix.security import axes_client_ip
+
+        return axes_client_ip(request)
+
     def get_extra_data(self, request):
         return {
             "remote_addr": self._get_remote_addr(request),
@@ -253,7 +260,7 @@ def _remote_addr(request: Any) -> tuple[str | None, int | None]:
     raw = getattr(request, "_request", request)  # a DRF Request wraps the HttpRequest
     if not hasattr(raw, "META"):
         return None, None
-    return AuditlogMiddleware._get_remote_addr(raw), AuditlogMiddleware._get_remote_port(raw)
+    return AuditMiddleware._get_remote_addr(raw), AuditlogMiddleware._get_remote_port(raw)
 
 
 # --- Access lines ------------------------------------------------------------------------------------------------

@@ -168,9 +168,12 @@ def metrics_token_ok(request: HttpRequest) -> bool:
 
 
 def _network_ok(request: HttpRequest) -> bool:
-    # REMOTE_ADDR only: X-Forwarded-For is whatever the caller wrote unless a proxy we trust rewrote it.
+    # The caller's address as the outermost trusted proxy saw it (DIALIX_TRUSTED_PROXY_COUNT): behind a proxy,
+    # REMOTE_ADDR is the proxy's, and an allow-listed proxy network would let every outside caller in.
+    from dialix.security import client_ip
+
     try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+        address = ipaddress.ip_address(client_ip(request))
     except ValueError:
         return False
     return any(address in ipaddress.ip_network(net, strict=False) for net in settings.DIALIX_METRICS_ALLOWED_NETWORKS)

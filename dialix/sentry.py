@@ -22,7 +22,6 @@ FILTERED = "[Filtered]"
 # A phone number in any writing (+998 90 123-45-67, 998901234567, (90) 1234567), a card or a PINFL: 9+ digits,
 # optionally separated by spaces, dashes, dots or brackets. Epoch seconds are masked too: a small price.
 _DIGITS = re.compile(r"(?<![A-Za-z0-9])\+?\d(?:[\s\-.()]*\d){8,}(?![A-Za-z0-9])")  # not inside a hex id
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _BEARER = re.compile(r"(?i)\b(bearer|token|basic)\s+[\w\-.~+/=:]{6,}")
 _KNOWN_SECRETS = re.compile(r"\b(?:pbxhook_|dlx_|sk-|whsec_)[\w\-]{6,}")  # push secrets, API tokens, vendor keys
 # Path segments after these parts of a URL are secrets (the PBX push form /pbx/webhook/<secret>/, set-password links).
@@ -73,7 +72,11 @@ class Scrubber:
             value = value.replace(secret, FILTERED)
         value = _KNOWN_SECRETS.sub(FILTERED, value)
         value = _BEARER.sub(lambda m: f"{m.group(1)} {FILTERED}", value)
-        value = _EMAIL.sub("[EMAIL]", value)
+        # The product's own PII rules first (cards, phones, passports, PINFL, e-mails, spoken too), then any long digit
+        # run the rules did not take as PII: an exception text may quote a transcript.
+        from calls.redaction import redact_text
+
+        value = redact_text(value)
         return _DIGITS.sub("[PHONE]", value)
 
     def url(self, value: str) -> str:

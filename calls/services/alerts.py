@@ -295,13 +295,6 @@ def alert_delivery_send(*, delivery_id: int) -> AlertDelivery | None:
     return AlertDelivery.objects.get(pk=delivery_id)
 
 
-def alert_delivery_gave_up(*, delivery_id: int, reason: str) -> None:
-    """The task ran out of retries while the delivery waited: Failed, with the last error."""
-    AlertDelivery.objects.filter(pk=delivery_id, status__in=[AlertStatus.RETRYING, AlertStatus.SENDING]).update(
-        status=AlertStatus.FAILED, last_error=reason[:500], updated_at=timezone.now()
-    )
-
-
 STALE_SENDING_MINUTES = 30
 
 

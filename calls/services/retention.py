@@ -148,8 +148,3 @@ def _expire_texts(company: Company, *, before: dt.datetime, now: dt.datetime) ->
             Call.objects.filter(pk__in=ids).update(text_deleted_at=now, updated_at=now)
         cleared += len(ids)
     return RetentionCounts(texts=cleared)
-
-
-def call_retention_note(call: Call) -> dict[str, dt.datetime | None]:
-    """What the call page and the API say about removed content: {"recording_deleted_at", "text_deleted_at"}."""
-    return {"recording_deleted_at": call.recording_deleted_at, "text_deleted_at": call.text_deleted_at}

@@ -825,16 +825,6 @@ def parse_deal(row: Mapping[str, Any]) -> CrmDeal:
     )
 
 
-def stage_key(entity_id: str, status_id: str) -> str:
-    """The one key of a stage name in a cache: ``DEAL_STAGE:NEW`` and ``STATUS:NEW`` never collide."""
-    return f"{entity_id}:{status_id}"
-
-
-def deal_stage_entity(funnel_id: str) -> str:
-    """The status dictionary of a deal funnel: ``DEAL_STAGE`` for the general one, ``DEAL_STAGE_7`` for funnel 7."""
-    return "DEAL_STAGE" if funnel_id in ("", "0") else f"DEAL_STAGE_{funnel_id}"
-
-
 def _hits_everything(error: Exception) -> bool:
     """An error of one command that every other command would meet too: stop, don't carry on command by command."""
     if isinstance(error, CrmRateLimited | CrmUnavailable):

@@ -1,7 +1,7 @@
 """A fake Telegram Bot API: a real local HTTP server answering ``POST /bot<token>/sendMessage`` in Telegram's wire
 format, with a message log and fault injection. Used by tests and the demo::
 
-    python -m integrations.testing.telegram --port 8766 --token 123:ABC
+    python -m integrations.testing.telegram --port 8767 --token 123:ABC
 
     with FakeTelegram(token="123:ABC") as fake:
         settings.TELEGRAM_API_BASE_URL = fake.base_url
@@ -210,7 +210,7 @@ def _error(code: int, description: str, parameters: dict[str, Any] | None = None
 
 def main() -> None:  # pragma: no cover - a developer's tool
     parser = argparse.ArgumentParser(description="A fake Telegram Bot API server")
-    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--port", type=int, default=8767)
     parser.add_argument("--token", default="123456:TEST-TOKEN")
     args = parser.parse_args()
     fake = FakeTelegram(token=args.token, port=args.port).start()
