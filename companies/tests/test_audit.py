@@ -218,3 +218,18 @@ def test_the_trail_downloads_as_csv_with_the_filters_and_the_download_is_audited
     everything = b"".join(owner_client.get(reverse("admin:companies_auditentry_export")).streaming_content).decode()
     assert "'=HYPERLINK(evil)" in everything  # a spreadsheet shows it, never runs it
     assert len(_lines("audit_exported")) == 2
+
+
+def test_an_audit_line_keeps_the_address_a_caller_cannot_forge(company, owner, owner_client, settings):
+    # No trusted proxy: a caller's own X-Forwarded-For is not where the request came from.
+    settings.DIALIX_TRUSTED_PROXY_COUNT = 0
+    operator = OperatorFactory(company=company, name="Aziza", pbx_extension="101")
+    AuditEntry.objects.all().delete()
+    url = reverse("admin:operators_operator_change", args=[operator.pk])
+    form = owner_client.get(url).context["adminform"].form
+    data = {name: form[name].value() or "" for name in form.fields}
+    data.update(name="Aziza K.", is_active="on")
+    owner_client.post(url, data, REMOTE_ADDR="203.0.113.7", HTTP_X_FORWARDED_FOR="1.2.3.4")
+
+    [line] = _lines("operator_changed")
+    assert line.remote_addr == "203.0.113.7"
