@@ -55,3 +55,20 @@ def live_worker(celery_worker: WorkController, settings) -> Iterator[WorkControl
         yield celery_worker
     finally:
         celery_app.conf.task_always_eager = True
+        _drain()
+
+
+def _drain(seconds: float = 15.0) -> None:
+    """Before the test's database is flushed: drop what the test left queued (e.g. a rollup refresh queued after its
+    last commit) and let the task the worker is running finish, so no task of this test writes during the flush
+    (a TRUNCATE and a worker's INSERT deadlock) or into the next test."""
+    import time
+
+    from celery.worker import state as worker_state
+
+    with celery_app.connection_for_write() as conn:
+        for queue in celery_app.conf.task_queues:
+            conn.default_channel.queue_purge(queue.name)
+    deadline = time.monotonic() + seconds
+    while (worker_state.active_requests or worker_state.reserved_requests) and time.monotonic() < deadline:
+        time.sleep(0.05)
